@@ -1,0 +1,31 @@
+// `npm run demo`: starts the provider, the app and its API on localhost and prints where to go.
+import { startDemo } from './server.ts';
+
+function portFromEnvironment(name: string, fallback: number): number {
+  const value = process.env[name];
+  if (value === undefined || value === '') return fallback;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    console.error(`demo: ${name}=${JSON.stringify(value)} is not a port number from 0 to 65535`);
+    process.exit(2);
+  }
+  return port;
+}
+
+const servers = await startDemo({
+  appPort: portFromEnvironment('DEMO_APP_PORT', 5173),
+  providerPort: portFromEnvironment('DEMO_PROVIDER_PORT', 5174),
+  otherPort: portFromEnvironment('DEMO_OTHER_PORT', 5175),
+});
+
+console.log(`sw-token-guardian demo
+  app:      ${servers.appUrl}/   <- open this in Chromium, Chrome, Edge or Firefox
+  provider: ${servers.issuer}   (sign in as alice / wonderland)
+  api:      ${servers.apiUrl}
+Access tokens live 20 s, so refreshes show up in the log within a minute. Press Ctrl+C to stop.`);
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    void servers.close().then(() => process.exit(0));
+  });
+}

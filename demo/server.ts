@@ -1,0 +1,177 @@
+// Starts the whole demo on loopback: the OpenID Provider, the app (page, worker script and
+// resource API on one origin), and a second origin that is not a configured resource.
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import type { GuardianConfig } from '../sw/config.ts';
+import { createDemoProvider, type DemoProvider } from './provider.ts';
+import { createResourceApi, type ResourceApi } from './resource-api.ts';
+
+export interface DemoOptions {
+  /** Ports; 0 lets the operating system choose. Defaults: 0 for all three. */
+  appPort?: number;
+  providerPort?: number;
+  otherPort?: number;
+  accessTokenTtlSeconds?: number;
+  /** Overrides merged into the worker's configuration. */
+  guardian?: Partial<GuardianConfig>;
+  /** Folder with the built `index.html`, `app.js` and `sw.js`. */
+  distDir?: string;
+}
+
+export interface OtherOriginRecord {
+  path: string;
+  authorized: boolean;
+}
+
+export interface DemoServers {
+  appUrl: string;
+  issuer: string;
+  apiUrl: string;
+  /** An origin the worker must never send credentials to. */
+  otherOrigin: string;
+  clientId: string;
+  provider: DemoProvider;
+  api: ResourceApi;
+  otherRecords: OtherOriginRecord[];
+  /** The configuration `/sw.js` passes to `installTokenGuardian`; change it to serve a new worker version. */
+  workerConfig: Record<string, unknown>;
+  close: () => Promise<void>;
+}
+
+function defaultDistDir(): string {
+  // Bundled, this file sits beside the demo bundles; from source, they are under dist/demo.
+  const beside = new URL('./', import.meta.url);
+  if (existsSync(new URL('sw.js', beside)) && existsSync(new URL('app.js', beside))) return fileURLToPath(beside);
+  return fileURLToPath(new URL('../dist/demo/', import.meta.url));
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function close(server: Server): Promise<void> {
+  server.closeAllConnections();
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+async function readBuilt(distDir: string, name: string): Promise<string> {
+  try {
+    return await readFile(`${distDir}/${name}`, 'utf8');
+  } catch {
+    throw new Error(`demo: ${distDir}/${name} is missing; run "npm run build" first`);
+  }
+}
+
+function otherOriginHandler(records: OtherOriginRecord[]) {
+  return (req: IncomingMessage, res: ServerResponse) => {
+    const headers = {
+      'access-control-allow-origin': '*',
+      'access-control-allow-headers': '*',
+      'access-control-allow-methods': 'GET, POST, PUT, DELETE',
+    };
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, headers);
+      res.end();
+      return;
+    }
+    records.push({ path: new URL(req.url ?? '/', 'http://localhost').pathname, authorized: req.headers.authorization !== undefined });
+    res.writeHead(200, { ...headers, 'content-type': 'application/json' });
+    res.end(JSON.stringify({ origin: 'other' }));
+  };
+}
+
+export async function startDemo(options: DemoOptions = {}): Promise<DemoServers> {
+  const distDir = options.distDir ?? defaultDistDir();
+  const [indexHtml, appJs, swJs] = await Promise.all([readBuilt(distDir, 'index.html'), readBuilt(distDir, 'app.js'), readBuilt(distDir, 'sw.js')]);
+
+  const appServer = createServer();
+  const providerServer = createServer();
+  const otherServer = createServer();
+  // The app lives on localhost and the provider on 127.0.0.1, so they are different sites, as in production.
+  const appPort = await listen(appServer, options.appPort ?? 0, 'localhost');
+  const providerPort = await listen(providerServer, options.providerPort ?? 0, '127.0.0.1');
+  const otherPort = await listen(otherServer, options.otherPort ?? 0, '127.0.0.1');
+
+  const appUrl = `http://localhost:${appPort}`;
+  const issuer = `http://127.0.0.1:${providerPort}`;
+  const apiUrl = `${appUrl}/api`;
+  const clientId = 'demo-app';
+
+  const provider = await createDemoProvider({
+    issuer,
+    appOrigin: appUrl,
+    clientId,
+    apiAudience: apiUrl,
+    accessTokenTtlSeconds: options.accessTokenTtlSeconds ?? 20,
+  });
+  const api = createResourceApi({ issuer, jwksUri: `${issuer}/jwks`, audience: apiUrl });
+  const otherRecords: OtherOriginRecord[] = [];
+
+  const workerConfig: Record<string, unknown> = {
+    issuer,
+    clientId,
+    redirectUri: `${appUrl}/callback`,
+    postLogoutRedirectUri: `${appUrl}/`,
+    scope: 'openid offline_access profile email api:read api:write',
+    resources: [apiUrl],
+    refreshLeewaySeconds: 5,
+    allowInsecureRequests: true,
+    requestEvents: true,
+    ...options.guardian,
+  };
+
+  providerServer.on('request', provider.handle);
+  otherServer.on('request', otherOriginHandler(otherRecords));
+  appServer.on('request', (req, res) => {
+    const path = new URL(req.url ?? '/', appUrl).pathname;
+    if (path === '/api' || path.startsWith('/api/')) {
+      api.handle(req, res);
+      return;
+    }
+    const noStore = { 'cache-control': 'no-store' };
+    if (path === '/sw.js') {
+      res.writeHead(200, { ...noStore, 'content-type': 'text/javascript' });
+      res.end(`const GUARDIAN_DEMO_CONFIG = ${JSON.stringify(workerConfig)};\n${swJs}`);
+    } else if (path === '/app.js') {
+      res.writeHead(200, { ...noStore, 'content-type': 'text/javascript' });
+      res.end(appJs);
+    } else if (path === '/' || path === '/index.html') {
+      res.writeHead(200, { ...noStore, 'content-type': 'text/html; charset=utf-8' });
+      res.end(indexHtml.replaceAll('%OTHER_ORIGIN%', `http://127.0.0.1:${otherPort}`));
+    } else if (path === '/favicon.ico') {
+      res.writeHead(204, noStore);
+      res.end();
+    } else if (path === '/callback') {
+      // Only reached when no worker intercepted the redirect, for example after site data was cleared.
+      res.writeHead(400, { ...noStore, 'content-type': 'text/plain' });
+      res.end('The service worker did not handle this login callback. Go back to / and log in again.');
+    } else {
+      res.writeHead(404, { ...noStore, 'content-type': 'text/plain' });
+      res.end('Not found');
+    }
+  });
+
+  return {
+    appUrl,
+    issuer,
+    apiUrl,
+    otherOrigin: `http://127.0.0.1:${otherPort}`,
+    clientId,
+    provider,
+    api,
+    otherRecords,
+    workerConfig,
+    close: async () => {
+      await Promise.all([close(appServer), close(providerServer), close(otherServer)]);
+    },
+  };
+}

@@ -1,0 +1,37 @@
+// Builds the library entry points, the demo's page and worker bundles, and the demo server.
+// Usage: node esbuild.config.mjs
+import { copyFile, mkdir } from 'node:fs/promises';
+import * as esbuild from 'esbuild';
+
+const browser = {
+  bundle: true,
+  platform: 'browser',
+  target: 'es2022',
+  sourcemap: true,
+  // Workbox reads process.env.NODE_ENV; without a definition the worker fails to evaluate.
+  define: { 'process.env.NODE_ENV': '"production"' },
+  logLevel: 'warning',
+};
+
+await mkdir('dist/demo', { recursive: true });
+
+await Promise.all([
+  // Library builds: ESM with dependencies left to the app's bundler.
+  esbuild.build({ ...browser, entryPoints: ['sw/index.ts'], outfile: 'dist/sw/index.js', format: 'esm', packages: 'external' }),
+  esbuild.build({ ...browser, entryPoints: ['client/index.ts'], outfile: 'dist/client/index.js', format: 'esm', packages: 'external' }),
+
+  // The demo: a classic worker script (the server prepends its configuration) and a module page script.
+  esbuild.build({ ...browser, entryPoints: ['demo/sw.ts'], outfile: 'dist/demo/sw.js', format: 'iife', minify: true }),
+  esbuild.build({ ...browser, entryPoints: ['demo/app.ts'], outfile: 'dist/demo/app.js', format: 'esm', minify: true }),
+  esbuild.build({
+    entryPoints: ['demo/main.ts'],
+    outfile: 'dist/demo/main.js',
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    packages: 'external',
+    logLevel: 'warning',
+  }),
+  copyFile('demo/index.html', 'dist/demo/index.html'),
+]);

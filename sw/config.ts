@@ -1,0 +1,164 @@
+import { GuardianError } from './errors.ts';
+import { isLoopbackHost, parseResource, type ResourceMatcher } from './resources.ts';
+
+/** Configuration of `installTokenGuardian`. */
+export interface GuardianConfig {
+  /** Issuer identifier of the OpenID Provider; discovery reads `<issuer>/.well-known/openid-configuration`. */
+  issuer: string;
+  /** Client ID of a public client (no secret) registered for the authorization code flow with PKCE. */
+  clientId: string;
+  /** Absolute redirect URI registered at the provider; it must lie inside the worker's scope. */
+  redirectUri: string;
+  /** Space-separated scopes. Default `openid offline_access`; `openid` is required. */
+  scope?: string;
+  /** URLs whose requests get credentials, each an origin plus a path prefix, such as `https://api.example.com/v1`. */
+  resources: string[];
+  /** Seconds before expiry at which a refresh starts, capped at half the token lifetime. Default 30. */
+  refreshLeewaySeconds?: number;
+  /** Absolute URL the provider returns to after logout; must be registered at the provider. */
+  postLogoutRedirectUri?: string;
+  /**
+   * Allows plain-http requests to an issuer on localhost, 127.0.0.1 or [::1], for local
+   * development only. Any other host is rejected at install. Default false.
+   */
+  allowInsecureRequests?: boolean;
+  /** Sends a `request` event for every request to a resource. Default false. */
+  requestEvents?: boolean;
+  /** Upper bound, in milliseconds, on each request to the provider. Default 10000. */
+  providerTimeoutMs?: number;
+}
+
+export interface ResolvedConfig {
+  issuer: URL;
+  clientId: string;
+  redirectUri: URL;
+  scope: string;
+  resources: ResourceMatcher[];
+  refreshLeewaySeconds: number;
+  postLogoutRedirectUri: URL | null;
+  allowInsecureRequests: boolean;
+  requestEvents: boolean;
+  providerTimeoutMs: number;
+}
+
+function invalid(field: string, message: string): GuardianError {
+  return new GuardianError('invalid_config', `sw-token-guardian: invalid config.${field}: ${message}`);
+}
+
+function parseAbsoluteUrl(field: string, value: unknown, example: string): URL {
+  if (typeof value !== 'string' || value === '') {
+    throw invalid(field, `expected an absolute URL such as "${example}", got ${JSON.stringify(value)}`);
+  }
+  try {
+    return new URL(value);
+  } catch {
+    throw invalid(field, `"${value}" is not an absolute URL; give one such as "${example}"`);
+  }
+}
+
+function checkIssuer(config: GuardianConfig, allowInsecureRequests: boolean): URL {
+  const issuer = parseAbsoluteUrl('issuer', config.issuer, 'https://login.example.com');
+  if (issuer.search !== '' || issuer.hash !== '') {
+    throw invalid('issuer', `"${config.issuer}" has a query or fragment; an issuer identifier has neither`);
+  }
+  if (issuer.protocol === 'https:') return issuer;
+  if (issuer.protocol !== 'http:') {
+    throw invalid('issuer', `"${config.issuer}" must use https`);
+  }
+  if (!isLoopbackHost(issuer.hostname)) {
+    throw invalid('issuer', `"${config.issuer}" uses plain http on a host that is not loopback; use https (allowInsecureRequests covers only localhost, 127.0.0.1 and [::1])`);
+  }
+  if (!allowInsecureRequests) {
+    throw invalid('issuer', `"${config.issuer}" uses plain http; use https, or set allowInsecureRequests: true for local development`);
+  }
+  return issuer;
+}
+
+function checkScope(value: unknown): string {
+  if (value === undefined) return 'openid offline_access';
+  if (typeof value !== 'string') {
+    throw invalid('scope', `expected a space-separated string such as "openid offline_access", got ${JSON.stringify(value)}`);
+  }
+  const scopes = value.split(' ').filter((scope) => scope !== '');
+  if (!scopes.includes('openid')) {
+    throw invalid('scope', `"${value}" lacks "openid"; the guardian validates an ID token at login, so add "openid"`);
+  }
+  return scopes.join(' ');
+}
+
+function checkLeeway(value: unknown): number {
+  if (value === undefined) return 30;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw invalid('refreshLeewaySeconds', `expected a number of seconds >= 0, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function checkTimeout(value: unknown): number {
+  if (value === undefined) return 10_000;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 100 || value > 120_000) {
+    throw invalid('providerTimeoutMs', `expected whole milliseconds from 100 to 120000, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function checkResources(value: unknown): ResourceMatcher[] {
+  if (!Array.isArray(value) || value.length === 0) {
+    throw invalid('resources', `expected a non-empty array of URLs such as ["https://api.example.com/v1"], got ${JSON.stringify(value)}`);
+  }
+  return value.map((entry, index) => {
+    try {
+      return parseResource(entry);
+    } catch (error) {
+      throw invalid(`resources[${index}]`, (error as Error).message);
+    }
+  });
+}
+
+function checkBoolean(field: string, value: unknown): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== 'boolean') {
+    throw invalid(field, `expected true or false, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+/**
+ * Checks the configuration against the worker's scope and returns it normalized.
+ * Throws `GuardianError` with code `invalid_config` naming the field and the fix.
+ */
+export function resolveConfig(config: GuardianConfig, workerScope: string): ResolvedConfig {
+  if (typeof config !== 'object' || config === null) {
+    throw new GuardianError('invalid_config', 'sw-token-guardian: installTokenGuardian(config) expects a configuration object');
+  }
+
+  const allowInsecureRequests = checkBoolean('allowInsecureRequests', config.allowInsecureRequests);
+  const issuer = checkIssuer(config, allowInsecureRequests);
+
+  if (typeof config.clientId !== 'string' || config.clientId.trim() === '') {
+    throw invalid('clientId', `expected the client ID registered at the provider, got ${JSON.stringify(config.clientId)}`);
+  }
+
+  const redirectUri = parseAbsoluteUrl('redirectUri', config.redirectUri, `${workerScope}callback`);
+  if (!redirectUri.href.startsWith(workerScope) || redirectUri.hash !== '') {
+    throw invalid('redirectUri', `"${config.redirectUri}" is outside the worker's scope "${workerScope}", so the worker would never see the callback; use a URL under that scope`);
+  }
+
+  const postLogoutRedirectUri =
+    config.postLogoutRedirectUri === undefined
+      ? null
+      : parseAbsoluteUrl('postLogoutRedirectUri', config.postLogoutRedirectUri, `${workerScope}`);
+
+  return {
+    issuer,
+    clientId: config.clientId,
+    redirectUri,
+    scope: checkScope(config.scope),
+    resources: checkResources(config.resources),
+    refreshLeewaySeconds: checkLeeway(config.refreshLeewaySeconds),
+    postLogoutRedirectUri,
+    allowInsecureRequests,
+    requestEvents: checkBoolean('requestEvents', config.requestEvents),
+    providerTimeoutMs: checkTimeout(config.providerTimeoutMs),
+  };
+}

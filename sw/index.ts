@@ -1,0 +1,132 @@
+/// <reference lib="webworker" />
+// Public entry point of the service-worker side: `installTokenGuardian(config)`.
+import { expose } from 'comlink';
+import { clientsClaim, skipWaiting } from 'workbox-core';
+import { resolveConfig, type GuardianConfig, type ResolvedConfig } from './config.ts';
+import { GuardianError } from './errors.ts';
+import { LoginFlow, safeReturnPath } from './login.ts';
+import { installErrorTransfer, MessageType, type GuardianApi, type GuardianEvent, type LogoutResult } from './protocol.ts';
+import { ProviderClient } from './provider.ts';
+import { fetchResource } from './resource-fetch.ts';
+import { findResource } from './resources.ts';
+import { SessionManager } from './session.ts';
+import { TransactionStore } from './transactions.ts';
+
+export type { GuardianConfig } from './config.ts';
+export { GuardianError, type GuardianErrorCode, type ErrorInfo } from './errors.ts';
+export type { AuthState, AuthStatus, GuardianEvent, UserClaims } from './protocol.ts';
+
+declare const self: ServiceWorkerGlobalScope;
+
+let installed = false;
+
+function broadcast(event: GuardianEvent): void {
+  const message = { type: MessageType.event, event };
+  void self.clients.matchAll({ type: 'window', includeUncontrolled: true }).then((clients) => {
+    for (const client of clients) client.postMessage(message);
+  });
+}
+
+/** Answers a page's POST to the provider's token endpoint with 403, so no page script can redeem a code or refresh token. */
+function tokenEndpointGuard(provider: ProviderClient, request: Request): Promise<Response> {
+  return provider.metadata().then(
+    (metadata) => {
+      const url = new URL(request.url);
+      const tokenEndpoint = metadata.token_endpoint === undefined ? null : new URL(metadata.token_endpoint);
+      if (tokenEndpoint === null || url.origin !== tokenEndpoint.origin || url.pathname !== tokenEndpoint.pathname) {
+        return fetch(request);
+      }
+      const body = { error: 'access_denied', error_description: 'sw-token-guardian: pages may not call the token endpoint; the service worker holds the tokens' };
+      return new Response(JSON.stringify(body), { status: 403, headers: { 'content-type': 'application/json' } });
+    },
+    // Without metadata the worker cannot tell whether this is the token endpoint, so it refuses.
+    () => new Response(null, { status: 503, statusText: 'Provider metadata unavailable' }),
+  );
+}
+
+function guardsTokenEndpoint(config: ResolvedConfig, provider: ProviderClient, url: URL): boolean {
+  if (url.origin === config.issuer.origin) return true;
+  const tokenEndpoint = provider.knownMetadata?.token_endpoint;
+  return tokenEndpoint !== undefined && new URL(tokenEndpoint).origin === url.origin;
+}
+
+/**
+ * Installs the guardian in the calling service worker. Call it once, synchronously, at the top
+ * level of the worker script, so its `fetch` and `message` listeners are registered before the
+ * first event. Throws a `GuardianError` with code `invalid_config` naming the field and the fix.
+ */
+export function installTokenGuardian(config: GuardianConfig): void {
+  if (installed) {
+    throw new GuardianError('invalid_config', 'sw-token-guardian: installTokenGuardian was called twice; call it once at the top level of the worker script');
+  }
+  const resolved = resolveConfig(config, self.registration.scope);
+  installed = true;
+
+  skipWaiting();
+  clientsClaim();
+  installErrorTransfer();
+
+  const provider = new ProviderClient(resolved);
+  const sessions = new SessionManager({ refresher: provider, refreshLeewaySeconds: resolved.refreshLeewaySeconds, emit: broadcast });
+  const login = new LoginFlow(resolved, provider, new TransactionStore(), sessions);
+  const emitRequestEvents = resolved.requestEvents ? broadcast : undefined;
+
+  // Discovery starts early so that the token endpoint guard knows the endpoint's origin.
+  provider.metadata().catch(() => undefined);
+
+  self.addEventListener('fetch', (event) => {
+    const request = event.request;
+    const url = new URL(request.url);
+
+    if (request.mode === 'navigate') {
+      if (request.method === 'GET' && login.isCallback(url)) event.respondWith(login.handleCallback(url));
+      return;
+    }
+    if (request.method === 'POST' && guardsTokenEndpoint(resolved, provider, url)) {
+      event.respondWith(tokenEndpointGuard(provider, request));
+      return;
+    }
+    if (sessions.current === null || findResource(url, resolved.resources) === undefined) return;
+
+    event.respondWith(fetchResource(request, { sessions, waitUntil: (promise) => event.waitUntil(promise), emit: emitRequestEvents }));
+  });
+
+  self.addEventListener('message', (event) => {
+    const data = event.data as { type?: unknown } | null;
+    if (data?.type === MessageType.claim) {
+      event.waitUntil(self.clients.claim());
+      return;
+    }
+    if (data?.type !== MessageType.connect) return;
+
+    const port = event.ports[0];
+    if (port === undefined) return;
+    const clientId = event.source instanceof Client ? event.source.id : null;
+    const api: GuardianApi = {
+      getAuthState: async () => sessions.authState(),
+      beginLogin: async (options) => ({ authorizationUrl: (await login.begin(options?.returnTo)).href }),
+      logout: (options) => logout(clientId, options?.returnTo),
+    };
+    expose(api, port);
+  });
+
+  async function logout(clientId: string | null, returnTo: unknown): Promise<LogoutResult> {
+    const path = safeReturnPath(returnTo, self.location.origin);
+    const dropped = sessions.signOut('unauthenticated');
+    if (dropped === null) return { redirecting: false, returnTo: path };
+
+    if (dropped.refreshToken !== undefined) {
+      // A failed revocation must not keep the user signed in; the session is already gone here.
+      await provider.revoke(dropped.refreshToken, 'refresh_token').catch(() => undefined);
+    }
+
+    const endSession = await provider.endSessionUrl(dropped.idToken).catch(() => null);
+    const client = clientId === null ? undefined : await self.clients.get(clientId);
+    if (endSession === null || !(client instanceof WindowClient)) return { redirecting: false, returnTo: path };
+
+    // The URL carries the ID token as id_token_hint, so the worker navigates the tab itself
+    // instead of handing the URL to the page. The navigation starts after this call returns.
+    setTimeout(() => void client.navigate(endSession.href).catch(() => undefined), 0);
+    return { redirecting: true, returnTo: path };
+  }
+}

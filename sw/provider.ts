@@ -1,0 +1,222 @@
+// Every exchange with the OpenID Provider, through oauth4webapi. Nothing in this file keeps
+// state beyond the discovered metadata.
+import * as oauth from 'oauth4webapi';
+import type { ResolvedConfig } from './config.ts';
+import { GuardianError } from './errors.ts';
+import type { UserClaims } from './protocol.ts';
+
+/** Tokens from one token endpoint response, with expiry by the worker's own clock. */
+export interface TokenSet {
+  accessToken: string;
+  /** Absent when the provider did not issue or did not rotate one. */
+  refreshToken: string | undefined;
+  idToken: string | undefined;
+  /** Epoch milliseconds: arrival time of the response plus `expires_in`, or null without `expires_in`. */
+  expiresAt: number | null;
+  /** `expires_in` in milliseconds, or null. */
+  lifetimeMs: number | null;
+}
+
+export interface LoginTokens extends TokenSet {
+  user: UserClaims;
+}
+
+export interface AuthorizationRequest {
+  state: string;
+  nonce: string;
+  codeVerifier: string;
+}
+
+// Claims that describe the token rather than the user; they stay out of `AuthState.user`.
+const protocolClaims = new Set(['iss', 'aud', 'exp', 'iat', 'nbf', 'jti', 'nonce', 'at_hash', 'c_hash', 's_hash', 'azp', 'sid', 'auth_time', 'acr', 'amr']);
+
+function userClaimsOf(claims: oauth.IDToken): UserClaims {
+  const user: UserClaims = { sub: claims.sub };
+  for (const [name, value] of Object.entries(claims)) {
+    if (!protocolClaims.has(name)) user[name] = value;
+  }
+  return user;
+}
+
+function tokenSetOf(response: oauth.TokenEndpointResponse, receivedAt: number): TokenSet {
+  const lifetimeMs = typeof response.expires_in === 'number' ? response.expires_in * 1000 : null;
+  return {
+    accessToken: response.access_token,
+    refreshToken: response.refresh_token,
+    idToken: response.id_token,
+    expiresAt: lifetimeMs === null ? null : receivedAt + lifetimeMs,
+    lifetimeMs,
+  };
+}
+
+/** True when the provider rejected the grant itself, as opposed to a transient failure. */
+export function isGrantRejection(error: unknown): boolean {
+  if (!(error instanceof oauth.ResponseBodyError)) return false;
+  return error.error === 'invalid_grant' || error.error === 'invalid_client' || error.error === 'unauthorized_client';
+}
+
+/** Describes an error from oauth4webapi or fetch without echoing any response body. */
+export function describeProviderError(error: unknown): string {
+  if (error instanceof oauth.ResponseBodyError) {
+    return `the provider answered ${error.status} ${error.error}${error.error_description ? ` (${error.error_description})` : ''}`;
+  }
+  if (error instanceof DOMException && (error.name === 'TimeoutError' || error.name === 'AbortError')) {
+    return 'the request to the provider timed out';
+  }
+  if (error instanceof TypeError) return `the provider could not be reached (${error.message})`;
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
+
+export class ProviderClient {
+  readonly #config: ResolvedConfig;
+  readonly #client: oauth.Client;
+  readonly #clientAuth = oauth.None();
+  #metadata: Promise<oauth.AuthorizationServer> | null = null;
+  #knownMetadata: oauth.AuthorizationServer | null = null;
+
+  constructor(config: ResolvedConfig) {
+    this.#config = config;
+    this.#client = { client_id: config.clientId };
+  }
+
+  /** Metadata discovered earlier in this worker's life, without waiting. */
+  get knownMetadata(): oauth.AuthorizationServer | null {
+    return this.#knownMetadata;
+  }
+
+  #requestOptions() {
+    return {
+      signal: AbortSignal.timeout(this.#config.providerTimeoutMs),
+      [oauth.allowInsecureRequests]: this.#config.allowInsecureRequests,
+    };
+  }
+
+  /**
+   * Resolves the provider's metadata, fetching it once per worker life. A failure is not
+   * cached, so the next call tries again. Rejects with `discovery_failed`.
+   */
+  metadata(): Promise<oauth.AuthorizationServer> {
+    if (this.#metadata !== null) return this.#metadata;
+
+    const issuer = this.#config.issuer;
+    const pending = (async () => {
+      try {
+        const response = await oauth.discoveryRequest(issuer, { ...this.#requestOptions(), algorithm: 'oidc' });
+        const metadata = await oauth.processDiscoveryResponse(issuer, response);
+        this.#knownMetadata = metadata;
+        return metadata;
+      } catch (error) {
+        this.#metadata = null;
+        throw new GuardianError('discovery_failed', `sw-token-guardian: discovery at ${issuer.href} failed: ${describeProviderError(error)}`, { cause: error });
+      }
+    })();
+    this.#metadata = pending;
+    return pending;
+  }
+
+  /** Builds the authorization URL for a new login with PKCE (S256), state and nonce. */
+  async authorizationUrl(request: AuthorizationRequest): Promise<URL> {
+    const metadata = await this.metadata();
+    if (metadata.authorization_endpoint === undefined) {
+      throw new GuardianError('discovery_failed', `sw-token-guardian: the provider at ${this.#config.issuer.href} lists no authorization_endpoint`);
+    }
+
+    const url = new URL(metadata.authorization_endpoint);
+    url.searchParams.set('client_id', this.#config.clientId);
+    url.searchParams.set('redirect_uri', this.#config.redirectUri.href);
+    url.searchParams.set('response_type', 'code');
+    url.searchParams.set('scope', this.#config.scope);
+    url.searchParams.set('state', request.state);
+    url.searchParams.set('nonce', request.nonce);
+    url.searchParams.set('code_challenge', await oauth.calculatePKCECodeChallenge(request.codeVerifier));
+    url.searchParams.set('code_challenge_method', 'S256');
+    return url;
+  }
+
+  /**
+   * Checks the callback URL against the expected state and returns its parameters. Throws
+   * `authorization_error` for an OAuth error response and `invalid_state` for a state mismatch.
+   */
+  async validateCallback(callbackUrl: URL, expectedState: string): Promise<URLSearchParams> {
+    const metadata = await this.metadata();
+    try {
+      return oauth.validateAuthResponse(metadata, this.#client, callbackUrl, expectedState);
+    } catch (error) {
+      if (error instanceof oauth.AuthorizationResponseError) {
+        const description = error.error_description ? `: ${error.error_description}` : '';
+        throw new GuardianError('authorization_error', `sw-token-guardian: the provider returned ${error.error}${description}`, { cause: error });
+      }
+      throw new GuardianError('invalid_state', `sw-token-guardian: the callback did not validate: ${describeProviderError(error)}`, { cause: error });
+    }
+  }
+
+  /** Exchanges an authorization code and validates the ID token, nonce included. */
+  async exchangeCode(callbackParameters: URLSearchParams, request: AuthorizationRequest): Promise<LoginTokens> {
+    const metadata = await this.metadata();
+    try {
+      const response = await oauth.authorizationCodeGrantRequest(
+        metadata,
+        this.#client,
+        this.#clientAuth,
+        callbackParameters,
+        this.#config.redirectUri.href,
+        request.codeVerifier,
+        this.#requestOptions(),
+      );
+      const receivedAt = Date.now();
+      const result = await oauth.processAuthorizationCodeResponse(metadata, this.#client, response, {
+        expectedNonce: request.nonce,
+        requireIdToken: true,
+      });
+      const claims = oauth.getValidatedIdTokenClaims(result);
+      if (claims === undefined) throw new Error('the token response carried no ID token');
+      return { ...tokenSetOf(result, receivedAt), user: userClaimsOf(claims) };
+    } catch (error) {
+      throw new GuardianError('code_exchange_failed', `sw-token-guardian: the code exchange failed: ${describeProviderError(error)}`, { cause: error });
+    }
+  }
+
+  /**
+   * Redeems a refresh token. Rejects with the raw oauth4webapi or fetch error, so the caller
+   * can tell a rejected grant (`isGrantRejection`) from a transient failure.
+   */
+  async refresh(refreshToken: string): Promise<TokenSet> {
+    const metadata = await this.metadata();
+    const response = await oauth.refreshTokenGrantRequest(metadata, this.#client, this.#clientAuth, refreshToken, this.#requestOptions());
+    const receivedAt = Date.now();
+    const result = await oauth.processRefreshTokenResponse(metadata, this.#client, response);
+    return tokenSetOf(result, receivedAt);
+  }
+
+  /** Revokes a token when the provider has a revocation endpoint; returns false when it has none. */
+  async revoke(token: string, tokenTypeHint: 'refresh_token' | 'access_token'): Promise<boolean> {
+    const metadata = await this.metadata();
+    if (metadata.revocation_endpoint === undefined) return false;
+
+    const response = await oauth.revocationRequest(metadata, this.#client, this.#clientAuth, token, {
+      ...this.#requestOptions(),
+      additionalParameters: { token_type_hint: tokenTypeHint },
+    });
+    await oauth.processRevocationResponse(response);
+    return true;
+  }
+
+  /**
+   * Builds the RP-initiated logout URL, or returns null when the provider has no
+   * `end_session_endpoint`. The URL carries the ID token, so it must only ever be given to
+   * `WindowClient.navigate`, never to a page.
+   */
+  async endSessionUrl(idToken: string | undefined): Promise<URL | null> {
+    const metadata = await this.metadata();
+    if (metadata.end_session_endpoint === undefined) return null;
+
+    const url = new URL(metadata.end_session_endpoint);
+    url.searchParams.set('client_id', this.#config.clientId);
+    if (idToken !== undefined) url.searchParams.set('id_token_hint', idToken);
+    if (this.#config.postLogoutRedirectUri !== null) {
+      url.searchParams.set('post_logout_redirect_uri', this.#config.postLogoutRedirectUri.href);
+    }
+    return url;
+  }
+}
