@@ -74,7 +74,8 @@ ${error === null ? '' : `<p class="error" role="alert">${escapeHtml(error)}</p>`
 <form method="post" action="/interaction/${escapeHtml(uid)}/login">
 <label>Username <input name="username" autocomplete="username" autofocus required></label>
 <label>Password <input name="password" type="password" autocomplete="current-password" required></label>
-<button type="submit">Sign in</button></form></body></html>`;
+<button type="submit" id="sign-in">Sign in</button></form>
+<form method="post" action="/interaction/${escapeHtml(uid)}/cancel"><button type="submit" id="cancel">Cancel</button></form></body></html>`;
 }
 
 async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
@@ -97,6 +98,11 @@ async function handleInteraction(provider: Provider, req: IncomingMessage, res: 
   const details = await provider.interactionDetails(req, res);
   if (req.method === 'GET') {
     sendHtml(res, 200, loginPage(details.uid, null));
+    return;
+  }
+  if (req.method === 'POST' && url.pathname.endsWith('/cancel')) {
+    const result = { error: 'access_denied', error_description: 'The user cancelled the login.' };
+    await provider.interactionFinished(req, res, result, { mergeWithLastSubmission: false });
     return;
   }
   if (req.method !== 'POST' || !url.pathname.endsWith('/login')) {

@@ -31,7 +31,7 @@ export async function logIn(page: Page, demo: DemoServers, user = 'alice', passw
   await page.waitForURL(`${demo.issuer}/interaction/**`);
   await page.fill('input[name=username]', user);
   await page.fill('input[name=password]', password);
-  await page.click('button[type=submit]');
+  await page.click('#sign-in');
   await page.waitForURL(`${demo.appUrl}/**`);
   await expect(page.locator('#status')).toHaveAttribute('data-status', 'authenticated');
 }

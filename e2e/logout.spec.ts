@@ -1,0 +1,41 @@
+import { expect, fetchMany, logIn, openTab, test } from './fixtures.ts';
+
+test('logout ends the session in every tab', async ({ context, page, demo }) => {
+  await logIn(page, demo);
+  const other = await openTab(context, demo);
+  await expect(other.locator('#status')).toHaveAttribute('data-status', 'authenticated');
+  const refreshToken = demo.provider.secrets.refreshTokens.at(-1)!;
+
+  await page.click('#logout');
+  // The worker sends this tab through the provider's end-session endpoint and back to the app.
+  await page.waitForURL(`${demo.issuer}/session/end**`);
+  await page.waitForURL(`${demo.appUrl}/`);
+  await expect(page.locator('#status')).toHaveAttribute('data-status', 'unauthenticated');
+  await expect(other.locator('#status')).toHaveAttribute('data-status', 'unauthenticated');
+  expect(demo.provider.counters.revocations).toBe(1);
+
+  // The refresh token is dead upstream, not just forgotten here.
+  const reuse = await fetch(`${demo.issuer}/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, client_id: demo.clientId }),
+  });
+  expect(reuse.status).toBe(400);
+  expect(((await reuse.json()) as { error: string }).error).toBe('invalid_grant');
+
+  // Requests after logout go out without credentials.
+  const recordsBefore = demo.api.records.length;
+  expect(await fetchMany(other, '/api/me', 2)).toEqual([401, 401]);
+  expect(demo.api.records.slice(recordsBefore).map((record) => record.authorized)).toEqual([false, false]);
+});
+
+test('login after logout starts a new session', async ({ page, demo }) => {
+  await logIn(page, demo);
+  await page.click('#logout');
+  await page.waitForURL(`${demo.appUrl}/`);
+  await expect(page.locator('#status')).toHaveAttribute('data-status', 'unauthenticated');
+
+  await logIn(page, demo, 'bob', 'builder');
+  await expect(page.locator('#user')).toHaveText('Bob Builder <bob@example.com>');
+  expect(await fetchMany(page, '/api/me', 1)).toEqual([200]);
+});

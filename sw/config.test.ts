@@ -1,0 +1,68 @@
+import { expect, test } from '@playwright/test';
+import { resolveConfig, type GuardianConfig } from './config.ts';
+import { GuardianError } from './errors.ts';
+
+const scope = 'https://app.example.com/';
+const valid: GuardianConfig = {
+  issuer: 'https://login.example.com',
+  clientId: 'spa',
+  redirectUri: 'https://app.example.com/callback',
+  resources: ['https://api.example.com/v1'],
+};
+
+function errorOf(config: unknown): GuardianError {
+  try {
+    resolveConfig(config as GuardianConfig, scope);
+  } catch (error) {
+    return error as GuardianError;
+  }
+  throw new Error('resolveConfig accepted the configuration');
+}
+
+test('valid config gets defaults', () => {
+  const resolved = resolveConfig(valid, scope);
+  expect(resolved.scope).toBe('openid offline_access');
+  expect(resolved.refreshLeewaySeconds).toBe(30);
+  expect(resolved.allowInsecureRequests).toBe(false);
+  expect(resolved.providerTimeoutMs).toBe(10_000);
+  expect(resolved.postLogoutRedirectUri).toBeNull();
+  expect(resolved.resources).toEqual([{ origin: 'https://api.example.com', pathPrefix: '/v1', source: 'https://api.example.com/v1' }]);
+});
+
+const invalid: Array<[name: string, config: unknown, field: string, fix: RegExp]> = [
+  ['config not an object', null, 'installTokenGuardian(config)', /configuration object/],
+  ['issuer missing', { ...valid, issuer: undefined }, 'config.issuer', /absolute URL/],
+  ['issuer relative', { ...valid, issuer: '/login' }, 'config.issuer', /not an absolute URL/],
+  ['issuer with query', { ...valid, issuer: 'https://login.example.com/?tenant=1' }, 'config.issuer', /query or fragment/],
+  ['issuer plain http', { ...valid, issuer: 'http://login.example.com' }, 'config.issuer', /use https/],
+  ['issuer http without opt-in', { ...valid, issuer: 'http://localhost:4000' }, 'config.issuer', /allowInsecureRequests: true/],
+  ['insecure on remote host', { ...valid, issuer: 'http://login.example.com', allowInsecureRequests: true }, 'config.issuer', /not loopback/],
+  ['clientId empty', { ...valid, clientId: ' ' }, 'config.clientId', /client ID registered/],
+  ['redirectUri outside scope', { ...valid, redirectUri: 'https://other.example.com/callback' }, 'config.redirectUri', /outside the worker's scope/],
+  ['redirectUri with fragment', { ...valid, redirectUri: 'https://app.example.com/callback#x' }, 'config.redirectUri', /outside the worker's scope/],
+  ['scope without openid', { ...valid, scope: 'profile offline_access' }, 'config.scope', /add "openid"/],
+  ['scope not a string', { ...valid, scope: ['openid'] }, 'config.scope', /space-separated string/],
+  ['resources empty', { ...valid, resources: [] }, 'config.resources', /non-empty array/],
+  ['resource look-alike', { ...valid, resources: ['https://api.example.com', 'api.example.com'] }, 'config.resources[1]', /absolute URL/],
+  ['leeway negative', { ...valid, refreshLeewaySeconds: -1 }, 'config.refreshLeewaySeconds', /seconds >= 0/],
+  ['leeway string', { ...valid, refreshLeewaySeconds: '30' }, 'config.refreshLeewaySeconds', /seconds >= 0/],
+  ['timeout too small', { ...valid, providerTimeoutMs: 5 }, 'config.providerTimeoutMs', /100 to 120000/],
+  ['flag not boolean', { ...valid, allowInsecureRequests: 'yes' }, 'config.allowInsecureRequests', /true or false/],
+  ['postLogout relative', { ...valid, postLogoutRedirectUri: '/' }, 'config.postLogoutRedirectUri', /absolute URL/],
+];
+
+for (const [name, config, field, fix] of invalid) {
+  test(`rejects ${name}`, () => {
+    const error = errorOf(config);
+    expect(error).toBeInstanceOf(GuardianError);
+    expect(error.code).toBe('invalid_config');
+    expect(error.message).toContain(field);
+    expect(error.message).toMatch(fix);
+  });
+}
+
+test('accepts loopback issuer with opt-in', () => {
+  for (const issuer of ['http://localhost:4000', 'http://127.0.0.1:4000', 'http://[::1]:4000']) {
+    expect(resolveConfig({ ...valid, issuer, allowInsecureRequests: true }, scope).issuer.href).toBe(`${issuer}/`);
+  }
+});
