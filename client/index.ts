@@ -41,10 +41,10 @@ export interface TokenGuardian {
   subscribe(listener: (event: GuardianEvent) => void): () => void;
 }
 
-function withTimeout<T>(promise: Promise<T>, timeoutMs: number, code: 'timeout' | 'not_controlled' | 'registration_failed', what: string): Promise<T> {
+function withTimeout<T>(promise: Promise<T>, timeoutMs: number, code: 'timeout' | 'not_controlled' | 'registration_failed', operation: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new GuardianError(code, `sw-token-guardian: ${what} did not finish within ${timeoutMs} ms`)), timeoutMs);
+    timer = setTimeout(() => reject(new GuardianError(code, `sw-token-guardian: ${operation} did not finish within ${timeoutMs} ms`)), timeoutMs);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

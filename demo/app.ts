@@ -51,7 +51,7 @@ async function callApi(path: string): Promise<void> {
 
 try {
   const guardian = await connectTokenGuardian({ scriptUrl: '/sw.js' });
-  // Handy in the console and in tests; the handle holds no token.
+  // Exposed for the console and for tests. The handle contains no token.
   (window as unknown as { demoGuardian: typeof guardian }).demoGuardian = guardian;
   guardian.subscribe((event) => {
     if (event.type === 'state') showState(event.state);

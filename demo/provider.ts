@@ -166,8 +166,8 @@ export async function createDemoProvider(options: ProviderOptions): Promise<Demo
     conformIdTokenClaims: false,
     pkce: { required: () => true },
     rotateRefreshToken: () => true,
-    // oidc-provider drops offline_access unless the request also says prompt=consent; this
-    // first-party client gets a refresh token without it.
+    // oidc-provider drops offline_access unless the request also contains prompt=consent, so
+    // this first-party client gets a refresh token without that scope.
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     clientBasedCORS: (_ctx, origin) => origin === options.appOrigin,
     ttl: {

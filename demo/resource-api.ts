@@ -1,5 +1,5 @@
-// The demo resource API: verifies JWT access tokens with jose and answers 401 with a Bearer
-// challenge. It records what it saw so tests can count requests where they land.
+// The demo resource API verifies JWT access tokens with jose and rejects others with 401 and
+// a Bearer challenge. It records each request so tests can count requests where they land.
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';

@@ -33,9 +33,9 @@ export type GuardianErrorCode =
   | 'worker_unavailable';
 
 /**
- * The one error class of the library. It never carries a token, a code or a verifier, and
- * its `cause` is kept out of enumeration so that serializing the error cannot leak a
- * response body from the provider.
+ * The one error class of the library. Messages name values from the configuration and the
+ * provider's error codes, never a token, code or verifier. `cause` is not enumerable, so
+ * `JSON.stringify` and structured logging leave out the provider's response behind it.
  */
 export class GuardianError extends Error {
   override readonly name = 'GuardianError';

@@ -4,6 +4,7 @@ import { expose } from 'comlink';
 import { clientsClaim, skipWaiting } from 'workbox-core';
 import { resolveConfig, type GuardianConfig, type ResolvedConfig } from './config.ts';
 import { GuardianError } from './errors.ts';
+import { warn } from './log.ts';
 import { LoginFlow, safeReturnPath } from './login.ts';
 import { installErrorTransfer, MessageType, type GuardianApi, type GuardianEvent, type LogoutResult } from './protocol.ts';
 import { ProviderClient } from './provider.ts';
@@ -22,12 +23,15 @@ let installed = false;
 
 function broadcast(event: GuardianEvent): void {
   const message = { type: MessageType.event, event };
-  void self.clients.matchAll({ type: 'window', includeUncontrolled: true }).then((clients) => {
-    for (const client of clients) client.postMessage(message);
-  });
+  self.clients.matchAll({ type: 'window', includeUncontrolled: true }).then(
+    (clients) => {
+      for (const client of clients) client.postMessage(message);
+    },
+    (error: unknown) => warn(`sending a ${event.type} event to the pages failed`, error),
+  );
 }
 
-/** Answers a page's POST to the provider's token endpoint with 403, so no page script can redeem a code or refresh token. */
+/** Rejects a page's POST to the provider's token endpoint with 403, so no page script can redeem a code or refresh token. */
 function tokenEndpointGuard(provider: ProviderClient, request: Request): Promise<Response> {
   return provider.metadata().then(
     (metadata) => {
@@ -36,11 +40,14 @@ function tokenEndpointGuard(provider: ProviderClient, request: Request): Promise
       if (tokenEndpoint === null || url.origin !== tokenEndpoint.origin || url.pathname !== tokenEndpoint.pathname) {
         return fetch(request);
       }
-      const body = { error: 'access_denied', error_description: 'sw-token-guardian: pages may not call the token endpoint; the service worker holds the tokens' };
+      const body = { error: 'access_denied', error_description: 'sw-token-guardian: pages may not call the token endpoint, because the service worker owns the tokens' };
       return new Response(JSON.stringify(body), { status: 403, headers: { 'content-type': 'application/json' } });
     },
     // Without metadata the worker cannot tell whether this is the token endpoint, so it refuses.
-    () => new Response(null, { status: 503, statusText: 'Provider metadata unavailable' }),
+    (error: unknown) => {
+      warn('token endpoint guard: discovery failed, so the request was refused', error);
+      return new Response(null, { status: 503, statusText: 'Provider metadata unavailable' });
+    },
   );
 }
 
@@ -71,8 +78,8 @@ export function installTokenGuardian(config: GuardianConfig): void {
   const login = new LoginFlow(resolved, provider, new TransactionStore(), sessions);
   const emitRequestEvents = resolved.requestEvents ? broadcast : undefined;
 
-  // Discovery starts early so that the token endpoint guard knows the endpoint's origin.
-  provider.metadata().catch(() => undefined);
+  // Discovery starts early so that the token endpoint guard has the endpoint's origin.
+  provider.metadata().catch((error: unknown) => warn('discovery failed; it is tried again on the next login or refresh', error));
 
   self.addEventListener('fetch', (event) => {
     const request = event.request;
@@ -117,16 +124,21 @@ export function installTokenGuardian(config: GuardianConfig): void {
 
     if (dropped.refreshToken !== undefined) {
       // A failed revocation must not keep the user signed in; the session is already gone here.
-      await provider.revoke(dropped.refreshToken, 'refresh_token').catch(() => undefined);
+      await provider.revoke(dropped.refreshToken, 'refresh_token').catch((error: unknown) => warn('logout: revoking the refresh token failed', error));
     }
 
-    const endSession = await provider.endSessionUrl(dropped.idToken).catch(() => null);
+    const endSession = await provider.endSessionUrl(dropped.idToken).catch((error: unknown) => {
+      warn('logout: discovery failed, so the provider session is left open', error);
+      return null;
+    });
     const client = clientId === null ? undefined : await self.clients.get(clientId);
     if (endSession === null || !(client instanceof WindowClient)) return { redirecting: false, returnTo: path };
 
     // The URL carries the ID token as id_token_hint, so the worker navigates the tab itself
     // instead of handing the URL to the page. The navigation starts after this call returns.
-    setTimeout(() => void client.navigate(endSession.href).catch(() => undefined), 0);
+    setTimeout(() => {
+      client.navigate(endSession.href).catch((error: unknown) => warn('logout: navigating the tab to the end-session endpoint failed', error));
+    }, 0);
     return { redirecting: true, returnTo: path };
   }
 }

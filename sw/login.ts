@@ -2,6 +2,7 @@
 import * as oauth from 'oauth4webapi';
 import type { ResolvedConfig } from './config.ts';
 import { GuardianError } from './errors.ts';
+import { warn } from './log.ts';
 import type { ProviderClient } from './provider.ts';
 import type { SessionManager } from './session.ts';
 import { transactionLifetimeMs, type TransactionStore } from './transactions.ts';
@@ -58,14 +59,15 @@ export class LoginFlow {
   }
 
   /**
-   * Consumes the provider's redirect: checks state, exchanges the code, and answers with a
-   * redirect to the transaction's return path, so the page never loads the URL holding the
-   * code. Any failure leaves the current session as it was and is reported in the auth state.
+   * Consumes the provider's redirect. It checks state, exchanges the code, and responds with a
+   * redirect to the transaction's return path, so the page never loads the URL with the code.
+   * Any failure leaves the current session as it was and is reported in the auth state.
    */
   async handleCallback(url: URL): Promise<Response> {
     const state = url.searchParams.get('state');
     const transaction = state === null || state === '' ? null : await this.#transactions.take(state);
     if (transaction === null) {
+      warn('login callback refused: missing, unknown, expired or already used state');
       this.#sessions.reportError(
         new GuardianError('invalid_state', 'sw-token-guardian: the login callback carried a missing, unknown, expired or already used state; start the login again'),
       );
@@ -81,6 +83,7 @@ export class LoginFlow {
         error instanceof GuardianError
           ? error
           : new GuardianError('code_exchange_failed', `sw-token-guardian: the login callback failed: ${String(error)}`);
+      warn(`login callback failed with ${guardianError.code}`, guardianError);
       this.#sessions.reportError(guardianError);
     }
     return this.#redirect(transaction.returnTo);

@@ -18,7 +18,7 @@ export interface AuthState {
   error: ErrorInfo | null;
 }
 
-/** What a request event reports about one request to a configured resource. */
+/** Outcome of one request to a configured resource, as a request event reports it. */
 export type RequestOutcome = 'attached' | 'retried' | 'unauthorized' | 'failed';
 
 export type GuardianEvent =

@@ -2,6 +2,7 @@
 // single-flight refresh shared by every request from every tab.
 import { GuardianError, toErrorInfo, type ErrorInfo } from './errors.ts';
 import type { AuthState, AuthStatus, GuardianEvent, UserClaims } from './protocol.ts';
+import { warn } from './log.ts';
 import { describeProviderError, isGrantRejection, type LoginTokens, type TokenSet } from './provider.ts';
 
 export interface Session {
@@ -11,11 +12,11 @@ export interface Session {
   readonly expiresAt: number | null;
   readonly lifetimeMs: number | null;
   readonly user: UserClaims;
-  /** Increases with every new session and every refresh; tells a request whether its token was replaced. */
+  /** Counter that increases with every new session and every refresh, so a request can see that its token was replaced. */
   readonly generation: number;
 }
 
-/** What the session needs from the provider; `ProviderClient` implements it. */
+/** Provider operations the session uses, implemented by `ProviderClient`. */
 export interface TokenRefresher {
   refresh(refreshToken: string): Promise<TokenSet>;
   revoke(token: string, tokenTypeHint: 'refresh_token' | 'access_token'): Promise<boolean>;
@@ -95,8 +96,8 @@ export class SessionManager {
 
   /**
    * Returns the session whose token a request should carry. An expired token waits for the
-   * shared refresh; a token within the leeway is used while a refresh runs in the background,
-   * handed to `background` so the caller can keep the worker alive for it.
+   * shared refresh. A token within the leeway is still used while a refresh runs in the
+   * background, and that refresh is passed to `background` so the caller can keep the worker alive.
    */
   async sessionForRequest(background: (refresh: Promise<unknown>) => void): Promise<Session | null> {
     const session = this.#session;
@@ -183,6 +184,7 @@ export class SessionManager {
 
     if (isGrantRejection(cause)) {
       const error = new GuardianError('refresh_rejected', `sw-token-guardian: the provider rejected the refresh token, so a new login is needed: ${describeProviderError(cause)}`);
+      warn(`refresh #${refreshId} rejected, session ended`, cause);
       this.#options.emit({ type: 'refresh', phase: 'failed', refreshId, durationMs, error: toErrorInfo(error) });
       this.signOut('login_required', error);
       return null;
@@ -190,6 +192,7 @@ export class SessionManager {
 
     const error = new GuardianError('refresh_failed', `sw-token-guardian: the refresh failed and will be tried again; the session is kept: ${describeProviderError(cause)}`);
     this.#retryNotBefore = this.#now() + (this.#options.retryDelayMs ?? 5000);
+    warn(`refresh #${refreshId} failed, session kept`, cause);
     this.#error = toErrorInfo(error);
     this.#options.emit({ type: 'refresh', phase: 'failed', refreshId, durationMs, error: toErrorInfo(error) });
     this.#emitState();
@@ -199,6 +202,8 @@ export class SessionManager {
   #discard(tokens: TokenSet): void {
     if (tokens.refreshToken === undefined) return;
     // The rotated refresh token belongs to no session any more; revoke it so it cannot linger.
-    this.#options.refresher.revoke(tokens.refreshToken, 'refresh_token').catch(() => undefined);
+    this.#options.refresher.revoke(tokens.refreshToken, 'refresh_token').catch((error: unknown) => {
+      warn('revoking a refresh token that arrived after logout failed', error);
+    });
   }
 }

@@ -2,10 +2,10 @@
 // login survives the browser stopping the worker while the user is at the provider.
 //
 // IndexedDB is readable by every page of the origin, so each transaction is sealed with
-// AES-GCM under a key created with `extractable: false`. NOTE: this keeps the verifier out of
-// plain storage and out of any dump of the database, but a script running in the page could
-// still ask WebCrypto to decrypt with the stored key handle while a login is in progress.
-// The verifier alone is useless without the authorization code, which only the worker sees.
+// AES-GCM under a key created with `extractable: false`, which keeps the verifier out of plain
+// storage and out of any dump of the database. NOTE: while a login is in progress, a script in
+// the page could still decrypt with the stored key handle. The verifier alone is useless
+// without the authorization code, which only the worker sees.
 import { createStore, del, entries, get, set, type UseStore } from 'idb-keyval';
 import type { AuthorizationRequest } from './provider.ts';
 
