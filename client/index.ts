@@ -59,7 +59,7 @@ function waitForActivation(registration: ServiceWorkerRegistration): Promise<Ser
     worker.addEventListener('statechange', () => {
       if (worker.state === 'activated') resolve(worker);
       if (worker.state === 'redundant') {
-        reject(new GuardianError('registration_failed', 'sw-token-guardian: the worker became redundant before activating; a configuration error thrown by installTokenGuardian appears in the worker console'));
+        reject(new GuardianError('registration_failed', 'sw-token-guardian: the worker became redundant before activating, because its installation failed or a newer worker replaced it; installTokenGuardian reports configuration errors in the worker console'));
       }
     });
   });

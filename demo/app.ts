@@ -75,5 +75,6 @@ try {
     resultView.textContent = `${origin}: ${response.status}, sent without credentials`;
   });
 } catch (error) {
-  statusView.textContent = `not connected: ${(error as Error).message}`;
+  const code = (error as { code?: string }).code ?? 'error';
+  statusView.textContent = `not connected (${code}): ${(error as Error).message}`;
 }

@@ -23,6 +23,10 @@ export interface ProviderOptions {
   /** Audience of the demo API's access tokens. */
   apiAudience: string;
   accessTokenTtlSeconds: number;
+  /** Offers DPoP (RFC 9449). Default true. */
+  dpop?: boolean;
+  /** Demands a server-issued DPoP nonce at the token endpoint. Default false. */
+  requireDpopNonce?: boolean;
 }
 
 /** Secrets the provider issued or received, kept so tests can search page-readable places for them. */
@@ -165,6 +169,8 @@ export async function createDemoProvider(options: ProviderOptions): Promise<Demo
     // Put profile and email claims in the ID token, where the guardian reads the user from.
     conformIdTokenClaims: false,
     pkce: { required: () => true },
+    // With DPoP, oidc-provider stops rotating sender-constrained refresh tokens by default;
+    // rotation stays on so the demo exercises it.
     rotateRefreshToken: () => true,
     // oidc-provider drops offline_access unless the request also contains prompt=consent, so
     // this first-party client gets a refresh token without that scope.
@@ -181,6 +187,11 @@ export async function createDemoProvider(options: ProviderOptions): Promise<Demo
     },
     features: {
       devInteractions: { enabled: false },
+      dPoP: {
+        enabled: options.dpop ?? true,
+        nonceSecret: randomBytes(32),
+        requireNonce: () => options.requireDpopNonce ?? false,
+      },
       revocation: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,

@@ -1,32 +1,61 @@
 // The demo resource API verifies JWT access tokens with jose and rejects others with 401 and
-// a Bearer challenge. It records each request so tests can count requests where they land.
+// a challenge. Tokens bound to a DPoP key (a `cnf.jkt` claim) need a valid DPoP proof. It
+// records each request so tests can count requests where they land.
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
+import { calculateJwkThumbprint, createRemoteJWKSet, EmbeddedJWK, jwtVerify, type JWTPayload } from 'jose';
 
 export interface ApiRequestRecord {
   method: string;
   path: string;
   /** Whether an Authorization header arrived, never its value. */
   authorized: boolean;
+  /** Authorization scheme, such as `Bearer` or `DPoP`. */
+  scheme: string | null;
   status: number;
+  /** The `error` of the challenge sent with a 401. */
+  challenge: string | null;
   tokenId: string | null;
   bodySha256: string | null;
 }
+
+/**
+ * DPoP nonce policy: `off` issues none; `required` demands the one nonce it issued; `always-new`
+ * rejects every proof with a fresh nonce, like a resource whose nonces never settle.
+ */
+export type DpopNonceMode = 'off' | 'required' | 'always-new';
 
 export interface ResourceApi {
   handle: (req: IncomingMessage, res: ServerResponse) => void;
   records: ApiRequestRecord[];
   /** From now on, rejects every token this API has accepted so far, as if the provider had revoked them. */
   rejectSeenTokens: () => void;
+  /** Changes the DPoP nonce policy for later requests. */
+  setNonceMode: (mode: DpopNonceMode) => void;
 }
 
 export interface ResourceApiOptions {
   issuer: string;
   jwksUri: string;
   audience: string;
+  /** Origin the API is reached at, for checking a proof's `htu`. */
+  origin: string;
+  nonceMode?: DpopNonceMode;
   /** Largest accepted request body, in bytes. */
   maxBodyBytes?: number;
+}
+
+/** Accepted distance between a proof's `iat` and this server's clock, in seconds. */
+const proofMaxAgeSeconds = 60;
+
+class Rejection extends Error {
+  constructor(
+    readonly scheme: 'Bearer' | 'DPoP',
+    readonly error: 'invalid_token' | 'invalid_dpop_proof' | 'use_dpop_nonce',
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
@@ -45,47 +74,109 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
   res.end(JSON.stringify(body));
 }
 
+function sha256Base64Url(value: string): string {
+  return createHash('sha256').update(value).digest('base64url');
+}
+
 export function createResourceApi(options: ResourceApiOptions): ResourceApi {
   const keySet = createRemoteJWKSet(new URL(options.jwksUri));
   const records: ApiRequestRecord[] = [];
   const seenTokenIds = new Set<string>();
   const rejectedTokenIds = new Set<string>();
+  // Proof identifiers seen within the acceptance window, with the time they expire from it.
+  const seenProofIds = new Map<string, number>();
   const maxBodyBytes = options.maxBodyBytes ?? 8 * 1024 * 1024;
+  let nonceMode: DpopNonceMode = options.nonceMode ?? 'off';
+  let currentNonce = createHash('sha256').update(String(Math.random())).digest('base64url');
 
-  async function verify(authorization: string | undefined): Promise<JWTPayload | string> {
-    const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(authorization ?? '');
-    if (match === null) return 'missing or malformed Bearer token';
+  async function verifyProof(req: IncomingMessage, url: URL, token: string, jkt: string): Promise<void> {
+    const proofHeader = req.headers.dpop;
+    if (typeof proofHeader !== 'string') throw new Rejection('DPoP', 'invalid_dpop_proof', 'missing DPoP proof');
+
+    let verified;
     try {
-      const { payload } = await jwtVerify(match[1]!, keySet, {
-        issuer: options.issuer,
-        audience: options.audience,
-        typ: 'at+jwt',
-        clockTolerance: 0,
-      });
-      if (typeof payload.jti === 'string' && rejectedTokenIds.has(payload.jti)) return 'token revoked';
-      return payload;
+      verified = await jwtVerify(proofHeader, EmbeddedJWK, { typ: 'dpop+jwt', algorithms: ['ES256', 'PS256', 'RS256', 'EdDSA'] });
     } catch (error) {
-      return (error as Error).message;
+      throw new Rejection('DPoP', 'invalid_dpop_proof', `proof signature: ${(error as Error).message}`);
     }
+    const proof = verified.payload;
+    const now = Math.floor(Date.now() / 1000);
+
+    if (proof.htm !== req.method) throw new Rejection('DPoP', 'invalid_dpop_proof', 'htm does not match the request method');
+    if (proof.htu !== `${options.origin}${url.pathname}`) throw new Rejection('DPoP', 'invalid_dpop_proof', 'htu does not match the request URL');
+    if (typeof proof.iat !== 'number' || Math.abs(now - proof.iat) > proofMaxAgeSeconds) {
+      throw new Rejection('DPoP', 'invalid_dpop_proof', 'iat is outside the accepted window');
+    }
+    if (proof.ath !== sha256Base64Url(token)) throw new Rejection('DPoP', 'invalid_dpop_proof', 'ath does not match the access token');
+    if ((await calculateJwkThumbprint(verified.protectedHeader.jwk!)) !== jkt) {
+      throw new Rejection('DPoP', 'invalid_token', 'the proof key does not match the token cnf.jkt');
+    }
+
+    if (nonceMode === 'always-new' || (nonceMode === 'required' && proof.nonce !== currentNonce)) {
+      if (nonceMode === 'always-new') currentNonce = sha256Base64Url(`${currentNonce}${Math.random()}`);
+      throw new Rejection('DPoP', 'use_dpop_nonce', 'a fresh DPoP nonce is required');
+    }
+
+    for (const [id, expiresAt] of seenProofIds) if (expiresAt < now) seenProofIds.delete(id);
+    if (typeof proof.jti !== 'string' || seenProofIds.has(proof.jti)) {
+      throw new Rejection('DPoP', 'invalid_dpop_proof', 'jti is missing or was used before');
+    }
+    seenProofIds.set(proof.jti, proof.iat + proofMaxAgeSeconds);
   }
 
-  async function respond(req: IncomingMessage, res: ServerResponse, record: ApiRequestRecord): Promise<void> {
+  async function verify(req: IncomingMessage, url: URL): Promise<JWTPayload> {
+    const match = /^(Bearer|DPoP) ([A-Za-z0-9._~+/-]+=*)$/.exec(req.headers.authorization ?? '');
+    if (match === null) throw new Rejection('Bearer', 'invalid_token', 'missing or malformed Authorization header');
+    const scheme = match[1] as 'Bearer' | 'DPoP';
+    const token = match[2]!;
+
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, keySet, { issuer: options.issuer, audience: options.audience, typ: 'at+jwt', clockTolerance: 0 }));
+    } catch (error) {
+      throw new Rejection(scheme, 'invalid_token', (error as Error).message);
+    }
+    if (typeof payload.jti === 'string' && rejectedTokenIds.has(payload.jti)) throw new Rejection(scheme, 'invalid_token', 'token revoked');
+
+    const jkt = (payload.cnf as { jkt?: unknown } | undefined)?.jkt;
+    if (typeof jkt === 'string') {
+      if (scheme !== 'DPoP') throw new Rejection('DPoP', 'invalid_token', 'a DPoP-bound token must be sent with the DPoP scheme');
+      await verifyProof(req, url, token, jkt);
+    } else if (scheme === 'DPoP') {
+      throw new Rejection('DPoP', 'invalid_token', 'the token is not bound to a DPoP key');
+    }
+    return payload;
+  }
+
+  async function respond(req: IncomingMessage, res: ServerResponse, url: URL, record: ApiRequestRecord): Promise<void> {
     const body = req.method === 'GET' || req.method === 'HEAD' ? null : await readBody(req, maxBodyBytes);
     if (body !== null) record.bodySha256 = createHash('sha256').update(body).digest('hex');
 
-    const result = await verify(req.headers.authorization);
-    if (typeof result === 'string') {
+    let payload: JWTPayload;
+    try {
+      payload = await verify(req, url);
+    } catch (error) {
+      if (!(error instanceof Rejection)) throw error;
       record.status = 401;
-      sendJson(res, 401, { error: 'invalid_token', error_description: result }, { 'www-authenticate': 'Bearer error="invalid_token"' });
+      record.challenge = error.error;
+      const headers: Record<string, string> = { 'www-authenticate': `${error.scheme} error="${error.error}"` };
+      if (error.error === 'use_dpop_nonce') headers['dpop-nonce'] = currentNonce;
+      sendJson(res, 401, { error: error.error, error_description: error.message }, headers);
       return;
     }
 
-    record.tokenId = typeof result.jti === 'string' ? result.jti : null;
+    record.tokenId = typeof payload.jti === 'string' ? payload.jti : null;
     if (record.tokenId !== null) seenTokenIds.add(record.tokenId);
+    if (url.pathname === '/api/slow') {
+      // A slow endpoint for tests of requests in flight: waits ?ms= milliseconds, at most 5000.
+      const delayMs = Math.min(Number(url.searchParams.get('ms')) || 0, 5000);
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
     record.status = 200;
     sendJson(res, 200, {
-      sub: result.sub,
-      scope: result.scope,
+      sub: payload.sub,
+      scope: payload.scope,
+      boundToKey: payload.cnf !== undefined,
       method: req.method,
       path: record.path,
       bodySha256: record.bodySha256,
@@ -95,17 +186,20 @@ export function createResourceApi(options: ResourceApiOptions): ResourceApi {
   }
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    const url = new URL(req.url ?? '/', options.origin);
+    const authorization = req.headers.authorization;
     const record: ApiRequestRecord = {
       method: req.method ?? 'GET',
       path: url.pathname,
-      authorized: req.headers.authorization !== undefined,
+      authorized: authorization !== undefined,
+      scheme: authorization?.split(' ')[0] ?? null,
       status: 0,
+      challenge: null,
       tokenId: null,
       bodySha256: null,
     };
     records.push(record);
-    respond(req, res, record).catch((error: unknown) => {
+    respond(req, res, url, record).catch((error: unknown) => {
       record.status = error instanceof RangeError ? 413 : 500;
       if (!res.headersSent) sendJson(res, record.status, { error: String(error) });
       else res.end();
@@ -117,6 +211,9 @@ export function createResourceApi(options: ResourceApiOptions): ResourceApi {
     records,
     rejectSeenTokens: () => {
       for (const id of seenTokenIds) rejectedTokenIds.add(id);
+    },
+    setNonceMode: (mode) => {
+      nonceMode = mode;
     },
   };
 }

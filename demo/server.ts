@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { GuardianConfig } from '../sw/config.ts';
 import { createDemoProvider, type DemoProvider } from './provider.ts';
-import { createResourceApi, type ResourceApi } from './resource-api.ts';
+import { createResourceApi, type DpopNonceMode, type ResourceApi } from './resource-api.ts';
 
 export interface DemoOptions {
   /** Ports; 0 lets the operating system choose. Defaults: 0 for all three. */
@@ -15,6 +15,12 @@ export interface DemoOptions {
   providerPort?: number;
   otherPort?: number;
   accessTokenTtlSeconds?: number;
+  /** Whether the provider offers DPoP. Default true. */
+  providerDpop?: boolean;
+  /** Whether the provider demands DPoP nonces at its token endpoint. Default false. */
+  providerDpopNonce?: boolean;
+  /** DPoP nonce policy of the demo API. Default `off`. */
+  apiDpopNonce?: DpopNonceMode;
   /** Overrides merged into the worker's configuration. */
   guardian?: Partial<GuardianConfig>;
   /** Folder with the built `index.html`, `app.js` and `sw.js`. */
@@ -112,8 +118,10 @@ export async function startDemo(options: DemoOptions = {}): Promise<DemoServers>
     clientId,
     apiAudience: apiUrl,
     accessTokenTtlSeconds: options.accessTokenTtlSeconds ?? 20,
+    dpop: options.providerDpop ?? true,
+    requireDpopNonce: options.providerDpopNonce ?? false,
   });
-  const api = createResourceApi({ issuer, jwksUri: `${issuer}/jwks`, audience: apiUrl });
+  const api = createResourceApi({ issuer, jwksUri: `${issuer}/jwks`, audience: apiUrl, origin: appUrl, nonceMode: options.apiDpopNonce ?? 'off' });
   const otherRecords: OtherOriginRecord[] = [];
 
   const workerConfig: Record<string, unknown> = {

@@ -53,3 +53,22 @@ export function fetchMany(page: Page, path: string, count: number): Promise<numb
     { path, count },
   );
 }
+
+/**
+ * Stops every service worker of the browser through the DevTools protocol. Chromium does not
+ * stop idle workers by itself while Playwright is attached.
+ */
+export async function stopServiceWorkers(page: Page): Promise<void> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('ServiceWorker.enable');
+  await cdp.send('ServiceWorker.stopAllWorkers');
+  await cdp.detach();
+}
+
+/** Reads the guardian's auth state from the page's guardian handle. */
+export function authStatus(page: Page): Promise<string> {
+  return page.evaluate(async () => {
+    const guardian = (window as unknown as { demoGuardian: { getAuthState(): Promise<{ status: string }> } }).demoGuardian;
+    return (await guardian.getAuthState()).status;
+  });
+}

@@ -26,6 +26,8 @@ test('valid config gets defaults', () => {
   expect(resolved.allowInsecureRequests).toBe(false);
   expect(resolved.providerTimeoutMs).toBe(10_000);
   expect(resolved.postLogoutRedirectUri).toBeNull();
+  expect(resolved.dpop).toBe('auto');
+  expect(resolved.persistence).toBe('auto');
   expect(resolved.resources).toEqual([{ origin: 'https://api.example.com', pathPrefix: '/v1', source: 'https://api.example.com/v1' }]);
 });
 
@@ -49,6 +51,8 @@ const invalid: Array<[name: string, config: unknown, field: string, fix: RegExp]
   ['timeout too small', { ...valid, providerTimeoutMs: 5 }, 'config.providerTimeoutMs', /100 to 120000/],
   ['flag not boolean', { ...valid, allowInsecureRequests: 'yes' }, 'config.allowInsecureRequests', /true or false/],
   ['postLogout relative', { ...valid, postLogoutRedirectUri: '/' }, 'config.postLogoutRedirectUri', /absolute URL/],
+  ['dpop misspelled', { ...valid, dpop: 'yes' }, 'config.dpop', /'auto', true or false/],
+  ['persistence unknown', { ...valid, persistence: 'localStorage' }, 'config.persistence', /'auto', 'memory' or 'indexeddb'/],
 ];
 
 for (const [name, config, field, fix] of invalid) {

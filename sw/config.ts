@@ -26,7 +26,22 @@ export interface GuardianConfig {
   requestEvents?: boolean;
   /** Upper bound, in milliseconds, on each request to the provider. Default 10000. */
   providerTimeoutMs?: number;
+  /**
+   * DPoP (RFC 9449) sender-constrained tokens. `'auto'` (default) uses DPoP when discovery lists
+   * ES256 in `dpop_signing_alg_values_supported`; `true` requires it and fails the worker's
+   * installation against a provider without it; `false` uses bearer tokens.
+   */
+  dpop?: 'auto' | boolean;
+  /**
+   * Where the session lives. `'auto'` (default) persists DPoP-bound sessions in IndexedDB and
+   * keeps bearer sessions in memory; `'memory'` never persists; `'indexeddb'` also persists
+   * bearer tokens, which a script in the page could then decrypt and use elsewhere.
+   */
+  persistence?: 'auto' | 'memory' | 'indexeddb';
 }
+
+export type DpopSetting = 'auto' | boolean;
+export type PersistenceSetting = 'auto' | 'memory' | 'indexeddb';
 
 export interface ResolvedConfig {
   issuer: URL;
@@ -39,6 +54,8 @@ export interface ResolvedConfig {
   allowInsecureRequests: boolean;
   requestEvents: boolean;
   providerTimeoutMs: number;
+  dpop: DpopSetting;
+  persistence: PersistenceSetting;
 }
 
 function invalid(field: string, message: string): GuardianError {
@@ -102,6 +119,18 @@ function checkTimeout(value: unknown): number {
   return value;
 }
 
+function checkDpop(value: unknown): DpopSetting {
+  if (value === undefined) return 'auto';
+  if (value === 'auto' || value === true || value === false) return value;
+  throw invalid('dpop', `expected 'auto', true or false, got ${JSON.stringify(value)}`);
+}
+
+function checkPersistence(value: unknown): PersistenceSetting {
+  if (value === undefined) return 'auto';
+  if (value === 'auto' || value === 'memory' || value === 'indexeddb') return value;
+  throw invalid('persistence', `expected 'auto', 'memory' or 'indexeddb', got ${JSON.stringify(value)}`);
+}
+
 function checkResources(value: unknown): ResourceMatcher[] {
   if (!Array.isArray(value) || value.length === 0) {
     throw invalid('resources', `expected a non-empty array of URLs such as ["https://api.example.com/v1"], got ${JSON.stringify(value)}`);
@@ -160,5 +189,7 @@ export function resolveConfig(config: GuardianConfig, workerScope: string): Reso
     allowInsecureRequests,
     requestEvents: checkBoolean('requestEvents', config.requestEvents),
     providerTimeoutMs: checkTimeout(config.providerTimeoutMs),
+    dpop: checkDpop(config.dpop),
+    persistence: checkPersistence(config.persistence),
   };
 }

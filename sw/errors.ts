@@ -11,6 +11,7 @@
  * | `code_exchange_failed` | the authorization code could not be exchanged or the ID token did not validate |
  * | `refresh_rejected` | the provider rejected the refresh token (`invalid_grant`); a new login is needed |
  * | `refresh_failed` | a refresh failed for a transient reason (network, 5xx, timeout); the session is kept |
+ * | `session_lost` | a stored session could not be restored (key or record missing or damaged); a new login is needed |
  * | `timeout` | a bounded wait elapsed |
  * | `unsupported` | the browser has no service worker support in this context |
  * | `registration_failed` | the service worker script could not be registered or did not activate |
@@ -26,6 +27,7 @@ export type GuardianErrorCode =
   | 'code_exchange_failed'
   | 'refresh_rejected'
   | 'refresh_failed'
+  | 'session_lost'
   | 'timeout'
   | 'unsupported'
   | 'registration_failed'

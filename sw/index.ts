@@ -10,6 +10,8 @@ import { installErrorTransfer, MessageType, type GuardianApi, type GuardianEvent
 import { ProviderClient } from './provider.ts';
 import { fetchResource } from './resource-fetch.ts';
 import { findResource } from './resources.ts';
+import { SealedStore } from './sealed-store.ts';
+import { SessionStore } from './session-store.ts';
 import { SessionManager } from './session.ts';
 import { TransactionStore } from './transactions.ts';
 
@@ -74,12 +76,30 @@ export function installTokenGuardian(config: GuardianConfig): void {
   installErrorTransfer();
 
   const provider = new ProviderClient(resolved);
-  const sessions = new SessionManager({ refresher: provider, refreshLeewaySeconds: resolved.refreshLeewaySeconds, emit: broadcast });
-  const login = new LoginFlow(resolved, provider, new TransactionStore(), sessions);
+  const storage = new SealedStore();
+  const sessions = new SessionManager({
+    refresher: provider,
+    persistence: new SessionStore(storage, resolved.persistence),
+    refreshLeewaySeconds: resolved.refreshLeewaySeconds,
+    emit: broadcast,
+  });
+  const login = new LoginFlow(resolved, provider, new TransactionStore(storage), sessions);
   const emitRequestEvents = resolved.requestEvents ? broadcast : undefined;
 
   // Discovery starts early so that the token endpoint guard has the endpoint's origin.
   provider.metadata().catch((error: unknown) => warn('discovery failed; it is tried again on the next login or refresh', error));
+
+  if (resolved.dpop === true) {
+    // `dpop: true` against a provider without DPoP fails the installation, so a running worker
+    // and its session stay in place.
+    self.addEventListener('install', (event) => {
+      const check = provider.usesDpop().catch((error: unknown) => {
+        warn('installation failed', error);
+        throw error;
+      });
+      event.waitUntil(check);
+    });
+  }
 
   self.addEventListener('fetch', (event) => {
     const request = event.request;
@@ -93,9 +113,11 @@ export function installTokenGuardian(config: GuardianConfig): void {
       event.respondWith(tokenEndpointGuard(provider, request));
       return;
     }
-    if (sessions.current === null || findResource(url, resolved.resources) === undefined) return;
+    if (findResource(url, resolved.resources) === undefined) return;
+    // Until the stored session is read, the worker cannot tell synchronously whether one exists.
+    if (sessions.loaded && sessions.current === null) return;
 
-    event.respondWith(fetchResource(request, { sessions, waitUntil: (promise) => event.waitUntil(promise), emit: emitRequestEvents }));
+    event.respondWith(fetchResource(request, { sessions, provider, waitUntil: (promise) => event.waitUntil(promise), emit: emitRequestEvents }));
   });
 
   self.addEventListener('message', (event) => {
@@ -110,7 +132,10 @@ export function installTokenGuardian(config: GuardianConfig): void {
     if (port === undefined) return;
     const clientId = event.source instanceof Client ? event.source.id : null;
     const api: GuardianApi = {
-      getAuthState: async () => sessions.authState(),
+      getAuthState: async () => {
+        await sessions.ready();
+        return sessions.authState();
+      },
       beginLogin: async (options) => ({ authorizationUrl: (await login.begin(options?.returnTo)).href }),
       logout: (options) => logout(clientId, options?.returnTo),
     };
@@ -119,7 +144,8 @@ export function installTokenGuardian(config: GuardianConfig): void {
 
   async function logout(clientId: string | null, returnTo: unknown): Promise<LogoutResult> {
     const path = safeReturnPath(returnTo, self.location.origin);
-    const dropped = sessions.signOut('unauthenticated');
+    await sessions.ready();
+    const dropped = await sessions.signOut('unauthenticated');
     if (dropped === null) return { redirecting: false, returnTo: path };
 
     if (dropped.refreshToken !== undefined) {

@@ -3,7 +3,7 @@ import * as oauth from 'oauth4webapi';
 import type { ResolvedConfig } from './config.ts';
 import { GuardianError } from './errors.ts';
 import { warn } from './log.ts';
-import type { ProviderClient } from './provider.ts';
+import { generateDpopKeyPair, type ProviderClient } from './provider.ts';
 import type { SessionManager } from './session.ts';
 import { transactionLifetimeMs, type TransactionStore } from './transactions.ts';
 
@@ -47,8 +47,10 @@ export class LoginFlow {
       returnTo: safeReturnPath(returnTo, this.#config.redirectUri.origin),
       expiresAt: Date.now() + transactionLifetimeMs,
     };
-    const url = await this.#provider.authorizationUrl(transaction);
-    await this.#transactions.save(transaction);
+    // Each login gets its own key pair, which becomes the session's key when the login succeeds.
+    const keyPair = (await this.#provider.usesDpop()) ? await generateDpopKeyPair() : undefined;
+    const url = await this.#provider.authorizationUrl(transaction, keyPair);
+    await this.#transactions.save(transaction, keyPair);
     return url;
   }
 
@@ -65,8 +67,8 @@ export class LoginFlow {
    */
   async handleCallback(url: URL): Promise<Response> {
     const state = url.searchParams.get('state');
-    const transaction = state === null || state === '' ? null : await this.#transactions.take(state);
-    if (transaction === null) {
+    const stored = state === null || state === '' ? null : await this.#transactions.take(state);
+    if (stored === null) {
       warn('login callback refused: missing, unknown, expired or already used state');
       this.#sessions.reportError(
         new GuardianError('invalid_state', 'sw-token-guardian: the login callback carried a missing, unknown, expired or already used state; start the login again'),
@@ -74,10 +76,11 @@ export class LoginFlow {
       return this.#redirect('/');
     }
 
+    const { transaction, keyPair } = stored;
     try {
       const parameters = await this.#provider.validateCallback(url, transaction.state);
-      const tokens = await this.#provider.exchangeCode(parameters, transaction);
-      this.#sessions.signIn(tokens);
+      const tokens = await this.#provider.exchangeCode(parameters, transaction, keyPair);
+      await this.#sessions.signIn(tokens, keyPair);
     } catch (error) {
       const guardianError =
         error instanceof GuardianError

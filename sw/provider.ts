@@ -50,9 +50,12 @@ function tokenSetOf(response: oauth.TokenEndpointResponse, receivedAt: number): 
 }
 
 /** True when the provider rejected the grant itself, as opposed to a transient failure. */
+// `invalid_dpop_proof` after a nonce retry means the token is bound to another key, which no
+// retry can fix.
+const rejectionErrors = new Set(['invalid_grant', 'invalid_client', 'unauthorized_client', 'invalid_dpop_proof']);
+
 export function isGrantRejection(error: unknown): boolean {
-  if (!(error instanceof oauth.ResponseBodyError)) return false;
-  return error.error === 'invalid_grant' || error.error === 'invalid_client' || error.error === 'unauthorized_client';
+  return error instanceof oauth.ResponseBodyError && rejectionErrors.has(error.error);
 }
 
 /** Describes an error from oauth4webapi or fetch without echoing any response body. */
@@ -68,12 +71,19 @@ export function describeProviderError(error: unknown): string {
   return String(error);
 }
 
+/** Creates the per-session DPoP key pair: ES256, private key not extractable. */
+export function generateDpopKeyPair(): Promise<CryptoKeyPair> {
+  return oauth.generateKeyPair('ES256', { extractable: false });
+}
+
 export class ProviderClient {
   readonly #config: ResolvedConfig;
   readonly #client: oauth.Client;
   readonly #clientAuth = oauth.None();
   #metadata: Promise<oauth.AuthorizationServer> | null = null;
   #knownMetadata: oauth.AuthorizationServer | null = null;
+  // One handle per key pair, because each handle remembers the latest DPoP nonce per origin.
+  readonly #dpopHandles = new WeakMap<CryptoKeyPair, oauth.DPoPHandle>();
 
   constructor(config: ResolvedConfig) {
     this.#config = config;
@@ -115,8 +125,46 @@ export class ProviderClient {
     return pending;
   }
 
-  /** Builds the authorization URL for a new login with PKCE (S256), state and nonce. */
-  async authorizationUrl(request: AuthorizationRequest): Promise<URL> {
+  /** DPoP handle for a key pair, or undefined without one. */
+  dpopHandle(keyPair: CryptoKeyPair | undefined): oauth.DPoPHandle | undefined {
+    if (keyPair === undefined) return undefined;
+    let handle = this.#dpopHandles.get(keyPair);
+    if (handle === undefined) {
+      handle = oauth.DPoP(this.#client, keyPair);
+      this.#dpopHandles.set(keyPair, handle);
+    }
+    return handle;
+  }
+
+  /**
+   * Tells whether new sessions use DPoP: always with `dpop: true`, never with `false`, and with
+   * `'auto'` when discovery lists ES256 in `dpop_signing_alg_values_supported`.
+   */
+  async usesDpop(): Promise<boolean> {
+    if (this.#config.dpop === false) return false;
+    const supported = (await this.metadata()).dpop_signing_alg_values_supported?.includes('ES256') === true;
+    if (this.#config.dpop === true && !supported) {
+      throw new GuardianError(
+        'invalid_config',
+        `sw-token-guardian: invalid config.dpop: true, but the provider at ${this.#config.issuer.href} does not list ES256 in dpop_signing_alg_values_supported; enable DPoP at the provider or set dpop: 'auto'`,
+      );
+    }
+    return supported;
+  }
+
+  // Retries once when the provider or a resource asks for a fresh DPoP nonce; the handle has
+  // already stored the nonce from the rejected response.
+  async #withNonceRetry<T>(dpop: oauth.DPoPHandle | undefined, attempt: () => Promise<T>): Promise<T> {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (dpop === undefined || !oauth.isDPoPNonceError(error)) throw error;
+      return attempt();
+    }
+  }
+
+  /** Builds the authorization URL for a new login with PKCE (S256), state, nonce and, with DPoP, `dpop_jkt`. */
+  async authorizationUrl(request: AuthorizationRequest, keyPair: CryptoKeyPair | undefined): Promise<URL> {
     const metadata = await this.metadata();
     if (metadata.authorization_endpoint === undefined) {
       throw new GuardianError('discovery_failed', `sw-token-guardian: the provider at ${this.#config.issuer.href} lists no authorization_endpoint`);
@@ -131,6 +179,8 @@ export class ProviderClient {
     url.searchParams.set('nonce', request.nonce);
     url.searchParams.set('code_challenge', await oauth.calculatePKCECodeChallenge(request.codeVerifier));
     url.searchParams.set('code_challenge_method', 'S256');
+    const dpop = this.dpopHandle(keyPair);
+    if (dpop !== undefined) url.searchParams.set('dpop_jkt', await dpop.calculateThumbprint());
     return url;
   }
 
@@ -152,26 +202,29 @@ export class ProviderClient {
   }
 
   /** Exchanges an authorization code and validates the ID token, nonce included. */
-  async exchangeCode(callbackParameters: URLSearchParams, request: AuthorizationRequest): Promise<LoginTokens> {
+  async exchangeCode(callbackParameters: URLSearchParams, request: AuthorizationRequest, keyPair: CryptoKeyPair | undefined): Promise<LoginTokens> {
     const metadata = await this.metadata();
+    const dpop = this.dpopHandle(keyPair);
     try {
-      const response = await oauth.authorizationCodeGrantRequest(
-        metadata,
-        this.#client,
-        this.#clientAuth,
-        callbackParameters,
-        this.#config.redirectUri.href,
-        request.codeVerifier,
-        this.#requestOptions(),
-      );
-      const receivedAt = Date.now();
-      const result = await oauth.processAuthorizationCodeResponse(metadata, this.#client, response, {
-        expectedNonce: request.nonce,
-        requireIdToken: true,
+      return await this.#withNonceRetry(dpop, async () => {
+        const response = await oauth.authorizationCodeGrantRequest(
+          metadata,
+          this.#client,
+          this.#clientAuth,
+          callbackParameters,
+          this.#config.redirectUri.href,
+          request.codeVerifier,
+          { ...this.#requestOptions(), DPoP: dpop },
+        );
+        const receivedAt = Date.now();
+        const result = await oauth.processAuthorizationCodeResponse(metadata, this.#client, response, {
+          expectedNonce: request.nonce,
+          requireIdToken: true,
+        });
+        const claims = oauth.getValidatedIdTokenClaims(result);
+        if (claims === undefined) throw new Error('the token response carried no ID token');
+        return { ...tokenSetOf(result, receivedAt), user: userClaimsOf(claims) };
       });
-      const claims = oauth.getValidatedIdTokenClaims(result);
-      if (claims === undefined) throw new Error('the token response carried no ID token');
-      return { ...tokenSetOf(result, receivedAt), user: userClaimsOf(claims) };
     } catch (error) {
       throw new GuardianError('code_exchange_failed', `sw-token-guardian: the code exchange failed: ${describeProviderError(error)}`, { cause: error });
     }
@@ -181,15 +234,21 @@ export class ProviderClient {
    * Redeems a refresh token. Rejects with the raw oauth4webapi or fetch error, so the caller
    * can tell a rejected grant (`isGrantRejection`) from a transient failure.
    */
-  async refresh(refreshToken: string): Promise<TokenSet> {
+  async refresh(refreshToken: string, keyPair: CryptoKeyPair | undefined): Promise<TokenSet> {
     const metadata = await this.metadata();
-    const response = await oauth.refreshTokenGrantRequest(metadata, this.#client, this.#clientAuth, refreshToken, this.#requestOptions());
-    const receivedAt = Date.now();
-    const result = await oauth.processRefreshTokenResponse(metadata, this.#client, response);
-    return tokenSetOf(result, receivedAt);
+    const dpop = this.dpopHandle(keyPair);
+    return this.#withNonceRetry(dpop, async () => {
+      const options = { ...this.#requestOptions(), DPoP: dpop };
+      const response = await oauth.refreshTokenGrantRequest(metadata, this.#client, this.#clientAuth, refreshToken, options);
+      const receivedAt = Date.now();
+      const result = await oauth.processRefreshTokenResponse(metadata, this.#client, response);
+      return tokenSetOf(result, receivedAt);
+    });
   }
 
   /** Revokes a token when the provider has a revocation endpoint; returns false when it has none. */
+  // NOTE: oauth4webapi 3.8 sends revocation requests without a DPoP proof. Providers revoke a
+  // public client's DPoP-bound refresh token without one (checked with oidc-provider 8).
   async revoke(token: string, tokenTypeHint: 'refresh_token' | 'access_token'): Promise<boolean> {
     const metadata = await this.metadata();
     if (metadata.revocation_endpoint === undefined) return false;

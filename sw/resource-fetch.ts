@@ -1,25 +1,37 @@
-// Sends a page's request to a configured resource with the access token attached, and
-// retries it once after a 401 with a newer token.
+// Sends a page's request to a configured resource with the session's credentials: a bearer
+// token, or a DPoP-bound token with a fresh proof per request. Retries once after a 401 with a
+// newer token, and once after a DPoP nonce challenge.
+import * as oauth from 'oauth4webapi';
 import type { GuardianEvent, RequestOutcome } from './protocol.ts';
+import type { ProviderClient } from './provider.ts';
 import type { Session, SessionManager } from './session.ts';
 
 export interface ResourceFetchContext {
   sessions: SessionManager;
+  provider: ProviderClient;
   /** Keeps the worker alive for work that outlives the response, such as a background refresh. */
   waitUntil: (promise: Promise<unknown>) => void;
   /** Called with request events when they are enabled, otherwise undefined. */
   emit: ((event: GuardianEvent) => void) | undefined;
 }
 
+interface Attempt {
+  response: Response;
+  /** The resource asked for a (new) DPoP nonce. */
+  nonceChallenge: boolean;
+}
+
 let requestCount = 0;
 
 /**
  * Copies everything the page set on `request`, with the body buffered by the caller so it can
- * be sent twice byte for byte, and `Authorization` replaced by the session's token.
+ * be sent again byte for byte, and with `credentials` replacing any Authorization or DPoP header.
  */
-function authorizedRequest(request: Request, body: ArrayBuffer | null, session: Session | null): Request {
+function outgoingRequest(request: Request, body: ArrayBuffer | null, credentials: Headers | null): Request {
   const headers = new Headers(request.headers);
-  if (session !== null) headers.set('Authorization', `Bearer ${session.accessToken}`);
+  headers.delete('authorization');
+  headers.delete('dpop');
+  credentials?.forEach((value, name) => headers.set(name, value));
 
   return new Request(request.url, {
     method: request.method,
@@ -43,6 +55,35 @@ async function bufferedBody(request: Request): Promise<ArrayBuffer | null> {
   return request.arrayBuffer();
 }
 
+/** Sends one attempt. oauth4webapi builds the Authorization and DPoP headers; the request itself is the page's. */
+async function send(request: Request, body: ArrayBuffer | null, session: Session | null, provider: ProviderClient): Promise<Attempt> {
+  if (session === null) return { response: await fetch(outgoingRequest(request, body, null)), nonceChallenge: false };
+
+  const url = new URL(request.url);
+  try {
+    const response = await oauth.protectedResourceRequest(session.accessToken, request.method, url, new Headers(), null, {
+      DPoP: provider.dpopHandle(session.keyPair),
+      // Resources on plain http are limited to loopback hosts by the configuration check.
+      [oauth.allowInsecureRequests]: url.protocol === 'http:',
+      [oauth.customFetch]: (_url, options) => fetch(outgoingRequest(request, body, new Headers(options.headers))),
+    });
+    return { response, nonceChallenge: false };
+  } catch (error) {
+    // oauth4webapi rejects any response with a WWW-Authenticate challenge; its body is still unread.
+    if (!(error instanceof oauth.WWWAuthenticateChallengeError)) throw error;
+    return { response: error.response, nonceChallenge: session.keyPair !== undefined && oauth.isDPoPNonceError(error) };
+  }
+}
+
+/** Sends with `session`, and once more when the resource demands a DPoP nonce. */
+async function sendWithNonceRetry(request: Request, body: ArrayBuffer | null, session: Session | null, provider: ProviderClient): Promise<Attempt> {
+  const first = await send(request, body, session, provider);
+  if (!first.nonceChallenge) return first;
+  await first.response.body?.cancel();
+  // The DPoP handle stored the nonce from the challenge. A second challenge goes to the page.
+  return send(request, body, session, provider);
+}
+
 /** Handles one intercepted request to a resource; settles with the resource's response or a fetch error. */
 export async function fetchResource(request: Request, context: ResourceFetchContext): Promise<Response> {
   const requestId = ++requestCount;
@@ -52,16 +93,19 @@ export async function fetchResource(request: Request, context: ResourceFetchCont
   };
 
   const body = await bufferedBody(request);
+  await context.sessions.ready();
   const session = await context.sessions.sessionForRequest(context.waitUntil);
 
-  let response: Response;
+  let attempt: Attempt;
   try {
-    response = await fetch(authorizedRequest(request, body, session));
+    attempt = await sendWithNonceRetry(request, body, session, context.provider);
   } catch (error) {
     report('failed');
     throw error;
   }
-  if (response.status !== 401 || session === null) {
+  const response = attempt.response;
+  // A repeated nonce challenge is not a rejected token, so it triggers no refresh.
+  if (response.status !== 401 || session === null || attempt.nonceChallenge) {
     report(session === null ? 'unauthorized' : 'attached', response.status);
     return response;
   }
@@ -76,7 +120,7 @@ export async function fetchResource(request: Request, context: ResourceFetchCont
 
   await response.body?.cancel();
   try {
-    const retried = await fetch(authorizedRequest(request, body, renewed));
+    const retried = (await sendWithNonceRetry(request, body, renewed, context.provider)).response;
     report('retried', retried.status);
     return retried;
   } catch (error) {

@@ -25,7 +25,7 @@ class FakeRefresher implements TokenRefresher {
   readonly revoked: string[] = [];
   readonly pending: Deferred<TokenSet>[] = [];
 
-  refresh(refreshToken: string): Promise<TokenSet> {
+  refresh(refreshToken: string, _keyPair: CryptoKeyPair | undefined): Promise<TokenSet> {
     this.presented.push(refreshToken);
     const next = deferred<TokenSet>();
     this.pending.push(next);
@@ -64,7 +64,7 @@ function setup(leewaySeconds = 30) {
 
 test('concurrent callers share one refresh', async () => {
   const { sessions, refresher, now } = setup();
-  sessions.signIn(loginTokens(now()));
+  await sessions.signIn(loginTokens(now()), undefined);
   const seen = sessions.current!.generation;
 
   const waiters = Array.from({ length: 50 }, () => sessions.refreshAfter(seen));
@@ -79,7 +79,7 @@ test('concurrent callers share one refresh', async () => {
 
 test('stale generation gets current session', async () => {
   const { sessions, refresher, now } = setup();
-  sessions.signIn(loginTokens(now()));
+  await sessions.signIn(loginTokens(now()), undefined);
   const first = sessions.current!.generation;
   const refreshing = sessions.refreshAfter(first);
   refresher.pending[0]!.resolve(tokens(1, now()));
@@ -93,7 +93,7 @@ test('stale generation gets current session', async () => {
 
 test('rotation never presents a spent token', async () => {
   const { sessions, refresher, now } = setup();
-  sessions.signIn(loginTokens(now()));
+  await sessions.signIn(loginTokens(now()), undefined);
   for (let round = 1; round <= 3; round++) {
     const refreshing = sessions.refreshAfter(sessions.current!.generation);
     refresher.pending[round - 1]!.resolve(tokens(round, now()));
@@ -104,7 +104,7 @@ test('rotation never presents a spent token', async () => {
 
 test('provider without rotation keeps refresh token', async () => {
   const { sessions, refresher, now } = setup();
-  sessions.signIn(loginTokens(now()));
+  await sessions.signIn(loginTokens(now()), undefined);
   const refreshing = sessions.refreshAfter(sessions.current!.generation);
   refresher.pending[0]!.resolve({ ...tokens(1, now()), refreshToken: undefined });
   await refreshing;
@@ -114,7 +114,7 @@ test('provider without rotation keeps refresh token', async () => {
 
 test('invalid_grant ends the session', async () => {
   const { sessions, refresher, events, now } = setup();
-  sessions.signIn(loginTokens(now()));
+  await sessions.signIn(loginTokens(now()), undefined);
   const waiters = [sessions.refreshAfter(sessions.current!.generation), sessions.refreshAfter(sessions.current!.generation)];
   refresher.pending[0]!.reject(invalidGrant());
 
@@ -132,7 +132,7 @@ test('invalid_grant ends the session', async () => {
 
 test('network failure keeps the session', async () => {
   const { sessions, refresher, advance, now } = setup();
-  sessions.signIn(loginTokens(now()));
+  await sessions.signIn(loginTokens(now()), undefined);
   const generation = sessions.current!.generation;
   const refreshing = sessions.refreshAfter(generation);
   refresher.pending[0]!.reject(new TypeError('Failed to fetch'));
@@ -152,9 +152,9 @@ test('network failure keeps the session', async () => {
 
 test('logout discards a late refresh', async () => {
   const { sessions, refresher, now } = setup();
-  sessions.signIn(loginTokens(now()));
+  await sessions.signIn(loginTokens(now()), undefined);
   const refreshing = sessions.refreshAfter(sessions.current!.generation);
-  sessions.signOut();
+  await sessions.signOut();
   refresher.pending[0]!.resolve(tokens(1, now()));
 
   expect(await refreshing).toBeNull();
@@ -165,7 +165,7 @@ test('logout discards a late refresh', async () => {
 
 test('expired token waits for refresh', async () => {
   const { sessions, refresher, advance, now } = setup(0);
-  sessions.signIn(loginTokens(now(), 10_000));
+  await sessions.signIn(loginTokens(now(), 10_000), undefined);
   advance(10_000);
 
   const background: Promise<unknown>[] = [];
@@ -179,7 +179,7 @@ test('expired token waits for refresh', async () => {
 test('token within leeway refreshes in background', async () => {
   const { sessions, refresher, advance, now } = setup(30);
   // A 40 s token: the leeway is capped at half its life, 20 s.
-  sessions.signIn(loginTokens(now(), 40_000));
+  await sessions.signIn(loginTokens(now(), 40_000), undefined);
 
   advance(19_000);
   const background: Promise<unknown>[] = [];

@@ -1,13 +1,7 @@
-// Login transactions (state, nonce, PKCE verifier, return path) kept in IndexedDB so that a
-// login survives the browser stopping the worker while the user is at the provider.
-//
-// IndexedDB is readable by every page of the origin, so each transaction is sealed with
-// AES-GCM under a key created with `extractable: false`, which keeps the verifier out of plain
-// storage and out of any dump of the database. NOTE: while a login is in progress, a script in
-// the page could still decrypt with the stored key handle. The verifier alone is useless
-// without the authorization code, which only the worker sees.
-import { createStore, del, entries, get, set, type UseStore } from 'idb-keyval';
+// Login transactions (state, nonce, PKCE verifier, return path, DPoP key) kept in IndexedDB so
+// that a login survives the browser stopping the worker while the user is at the provider.
 import type { AuthorizationRequest } from './provider.ts';
+import type { SealedStore } from './sealed-store.ts';
 
 export interface LoginTransaction extends AuthorizationRequest {
   /** Same-origin path to land on after the callback. */
@@ -16,58 +10,39 @@ export interface LoginTransaction extends AuthorizationRequest {
   expiresAt: number;
 }
 
-interface SealedTransaction {
-  iv: Uint8Array<ArrayBuffer>;
-  ciphertext: ArrayBuffer;
-  expiresAt: number;
+/** A transaction with the DPoP key pair the code will be bound to, when DPoP is in use. */
+export interface StoredTransaction {
+  transaction: LoginTransaction;
+  keyPair: CryptoKeyPair | undefined;
 }
 
 /** How long a user may stay at the provider's login page before the transaction expires. */
 export const transactionLifetimeMs = 10 * 60 * 1000;
 
-const keyName = 'transaction-key';
-const prefix = 'transaction:';
+const transactionPrefix = 'transaction:';
+const keyPrefix = 'transaction-dpop-key:';
 
 export class TransactionStore {
-  readonly #store: UseStore;
+  readonly #storage: SealedStore;
   // States being taken right now, so that two callbacks racing on one state cannot both read it.
   readonly #taking = new Set<string>();
-  #key: Promise<CryptoKey> | null = null;
 
-  constructor(databaseName = 'sw-token-guardian') {
-    this.#store = createStore(databaseName, 'keyval');
-  }
-
-  #sealingKey(): Promise<CryptoKey> {
-    this.#key ??= (async () => {
-      const existing = await get<CryptoKey>(keyName, this.#store);
-      if (existing !== undefined) return existing;
-      const key = await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']);
-      await set(keyName, key, this.#store);
-      return key;
-    })().catch((error: unknown) => {
-      this.#key = null;
-      throw error;
-    });
-    return this.#key;
+  constructor(storage: SealedStore) {
+    this.#storage = storage;
   }
 
   /** Stores a transaction under its state, and drops expired ones on the way. */
-  async save(transaction: LoginTransaction): Promise<void> {
+  async save(transaction: LoginTransaction, keyPair: CryptoKeyPair | undefined): Promise<void> {
     await this.#deleteExpired();
-    const key = await this.#sealingKey();
-    const iv = crypto.getRandomValues(new Uint8Array(12));
-    const plaintext = new TextEncoder().encode(JSON.stringify(transaction));
-    const ciphertext = await crypto.subtle.encrypt({ name: 'AES-GCM', iv }, key, plaintext);
-    const sealed: SealedTransaction = { iv, ciphertext, expiresAt: transaction.expiresAt };
-    await set(prefix + transaction.state, sealed, this.#store);
+    if (keyPair !== undefined) await this.#storage.setPlain(keyPrefix + transaction.state, keyPair);
+    await this.#storage.setSealed(transactionPrefix + transaction.state, transaction);
   }
 
   /**
    * Removes and returns the transaction for `state`, or null when there is none, it expired,
    * or it does not decrypt. A state can be taken only once.
    */
-  async take(state: string): Promise<LoginTransaction | null> {
+  async take(state: string): Promise<StoredTransaction | null> {
     if (this.#taking.has(state)) return null;
     this.#taking.add(state);
     try {
@@ -77,29 +52,24 @@ export class TransactionStore {
     }
   }
 
-  async #take(state: string): Promise<LoginTransaction | null> {
-    const entryKey = prefix + state;
-    const sealed = await get<SealedTransaction>(entryKey, this.#store);
-    if (sealed === undefined) return null;
-    await del(entryKey, this.#store);
-    if (sealed.expiresAt < Date.now()) return null;
+  async #take(state: string): Promise<StoredTransaction | null> {
+    const transaction = await this.#storage.getSealed<LoginTransaction>(transactionPrefix + state).catch(() => undefined);
+    const keyPair = await this.#storage.getPlain<CryptoKeyPair>(keyPrefix + state);
+    await this.#storage.delete(transactionPrefix + state);
+    await this.#storage.delete(keyPrefix + state);
 
-    try {
-      const key = await this.#sealingKey();
-      const plaintext = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: sealed.iv }, key, sealed.ciphertext);
-      const transaction = JSON.parse(new TextDecoder().decode(plaintext)) as LoginTransaction;
-      return transaction.state === state ? transaction : null;
-    } catch {
-      return null;
-    }
+    if (transaction === undefined || transaction.state !== state || transaction.expiresAt < Date.now()) return null;
+    return { transaction, keyPair };
   }
 
   async #deleteExpired(): Promise<void> {
     const now = Date.now();
-    for (const [entryKey, value] of await entries<IDBValidKey, SealedTransaction>(this.#store)) {
-      if (typeof entryKey === 'string' && entryKey.startsWith(prefix) && value.expiresAt < now) {
-        await del(entryKey, this.#store);
-      }
+    for (const name of await this.#storage.names()) {
+      if (!name.startsWith(transactionPrefix)) continue;
+      const transaction = await this.#storage.getSealed<LoginTransaction>(name).catch(() => undefined);
+      if (transaction !== undefined && transaction.expiresAt >= now) continue;
+      await this.#storage.delete(name);
+      await this.#storage.delete(keyPrefix + name.slice(transactionPrefix.length));
     }
   }
 }

@@ -1,0 +1,75 @@
+// The worker's IndexedDB storage. IndexedDB is readable by every page of the origin, so
+// values that contain secrets are sealed with AES-GCM under a key created with
+// `extractable: false`. NOTE: sealing keeps secrets out of plain storage and out of any dump of
+// the database, but a script running in the page could still decrypt with the stored key
+// handle. The threat model in the README says what that leaves an attacker.
+import { createStore, del, get, keys, set, type UseStore } from 'idb-keyval';
+
+interface SealedValue {
+  iv: Uint8Array<ArrayBuffer>;
+  ciphertext: ArrayBuffer;
+}
+
+const sealingKeyName = 'sealing-key';
+
+export class SealedStore {
+  readonly #store: UseStore;
+  #key: Promise<CryptoKey> | null = null;
+
+  constructor(databaseName = 'sw-token-guardian') {
+    this.#store = createStore(databaseName, 'keyval');
+  }
+
+  #sealingKey(): Promise<CryptoKey> {
+    this.#key ??= (async () => {
+      const existing = await get<CryptoKey>(sealingKeyName, this.#store);
+      if (existing !== undefined) return existing;
+      const key = await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']);
+      await set(sealingKeyName, key, this.#store);
+      return key;
+    })().catch((error: unknown) => {
+      this.#key = null;
+      throw error;
+    });
+    return this.#key;
+  }
+
+  /** Stores `value` as JSON, sealed with the store's key. */
+  async setSealed(name: string, value: unknown): Promise<void> {
+    const key = await this.#sealingKey();
+    const iv = crypto.getRandomValues(new Uint8Array(12));
+    const plaintext = new TextEncoder().encode(JSON.stringify(value));
+    const sealed: SealedValue = { iv, ciphertext: await crypto.subtle.encrypt({ name: 'AES-GCM', iv }, key, plaintext) };
+    await set(name, sealed, this.#store);
+  }
+
+  /**
+   * Returns the unsealed value, or undefined when there is none. Rejects when the value does
+   * not decrypt, for example after the sealing key was deleted.
+   */
+  async getSealed<T>(name: string): Promise<T | undefined> {
+    const sealed = await get<SealedValue>(name, this.#store);
+    if (sealed === undefined) return undefined;
+    const key = await this.#sealingKey();
+    const plaintext = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: sealed.iv }, key, sealed.ciphertext);
+    return JSON.parse(new TextDecoder().decode(plaintext)) as T;
+  }
+
+  /** Stores a value that is not secret in itself, such as a key pair with a non-extractable private key. */
+  setPlain(name: string, value: unknown): Promise<void> {
+    return set(name, value, this.#store);
+  }
+
+  getPlain<T>(name: string): Promise<T | undefined> {
+    return get<T>(name, this.#store);
+  }
+
+  delete(name: string): Promise<void> {
+    return del(name, this.#store);
+  }
+
+  async names(): Promise<string[]> {
+    const all = await keys(this.#store);
+    return all.filter((name): name is string => typeof name === 'string');
+  }
+}

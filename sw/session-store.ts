@@ -1,0 +1,145 @@
+// Persisted sessions: the tokens sealed in IndexedDB under a schema version, and the session's
+// DPoP key pair beside them as a handle whose private key cannot be exported.
+import type { PersistenceSetting } from './config.ts';
+import type { UserClaims } from './protocol.ts';
+import type { SealedStore } from './sealed-store.ts';
+
+/** Version of the stored session record; raise it and add an upgrade when the shape changes. */
+export const sessionSchemaVersion = 1;
+
+/** Session fields that are persisted; the key pair is stored separately. */
+export interface SessionData {
+  accessToken: string;
+  refreshToken: string | undefined;
+  idToken: string | undefined;
+  expiresAt: number | null;
+  lifetimeMs: number | null;
+  user: UserClaims;
+  dpop: boolean;
+}
+
+export interface StoredSessionRecord extends SessionData {
+  schemaVersion: number;
+}
+
+export type LoadedSession =
+  | { kind: 'none' }
+  | { kind: 'restored'; data: SessionData; keyPair: CryptoKeyPair | undefined }
+  | { kind: 'unusable'; reason: string };
+
+const sessionName = 'session';
+const keyName = 'session-dpop-key';
+
+function isOptionalString(value: unknown): boolean {
+  return value === undefined || typeof value === 'string';
+}
+
+function isNumberOrNull(value: unknown): boolean {
+  return value === null || (typeof value === 'number' && Number.isFinite(value));
+}
+
+/**
+ * Checks a stored record and brings it to the current schema. Returns a reason string when the
+ * record cannot be used: a newer schema written by a later worker version, or a damaged record.
+ */
+export function upgradeSessionRecord(record: unknown): SessionData | string {
+  if (typeof record !== 'object' || record === null) return 'the stored session is not an object';
+  const stored = record as Partial<StoredSessionRecord>;
+  if (typeof stored.schemaVersion !== 'number') return 'the stored session has no schema version';
+  if (stored.schemaVersion > sessionSchemaVersion) {
+    return `the stored session has schema version ${stored.schemaVersion}, newer than this worker's ${sessionSchemaVersion}`;
+  }
+  if (stored.schemaVersion < 1) return `the stored session has unknown schema version ${stored.schemaVersion}`;
+
+  const valid =
+    typeof stored.accessToken === 'string' &&
+    isOptionalString(stored.refreshToken) &&
+    isOptionalString(stored.idToken) &&
+    isNumberOrNull(stored.expiresAt) &&
+    isNumberOrNull(stored.lifetimeMs) &&
+    typeof stored.user === 'object' &&
+    stored.user !== null &&
+    typeof stored.user.sub === 'string' &&
+    typeof stored.dpop === 'boolean';
+  if (!valid) return 'the stored session is damaged';
+
+  return {
+    accessToken: stored.accessToken!,
+    refreshToken: stored.refreshToken,
+    idToken: stored.idToken,
+    expiresAt: stored.expiresAt!,
+    lifetimeMs: stored.lifetimeMs!,
+    user: stored.user!,
+    dpop: stored.dpop!,
+  };
+}
+
+function isKeyPair(value: unknown): value is CryptoKeyPair {
+  const pair = value as Partial<CryptoKeyPair> | null;
+  return (
+    typeof pair === 'object' &&
+    pair !== null &&
+    pair.privateKey instanceof CryptoKey &&
+    pair.publicKey instanceof CryptoKey &&
+    pair.privateKey.usages.includes('sign')
+  );
+}
+
+export class SessionStore {
+  readonly #storage: SealedStore;
+  readonly #setting: PersistenceSetting;
+
+  constructor(storage: SealedStore, setting: PersistenceSetting) {
+    this.#storage = storage;
+    this.#setting = setting;
+  }
+
+  /** Tells whether a session of this kind is written to IndexedDB under the configured setting. */
+  persists(data: Pick<SessionData, 'dpop'>): boolean {
+    if (this.#setting === 'memory') return false;
+    return this.#setting === 'indexeddb' || data.dpop;
+  }
+
+  /** Tells whether IndexedDB may hold a session at all, so a fresh worker must look there. */
+  get mayHoldSession(): boolean {
+    return this.#setting !== 'memory';
+  }
+
+  /** Writes the session, or removes a stored one when this session must stay in memory. */
+  async save(data: SessionData, keyPair: CryptoKeyPair | undefined): Promise<void> {
+    if (!this.persists(data)) {
+      await this.clear();
+      return;
+    }
+    if (keyPair !== undefined) await this.#storage.setPlain(keyName, keyPair);
+    const record: StoredSessionRecord = { schemaVersion: sessionSchemaVersion, ...data };
+    await this.#storage.setSealed(sessionName, record);
+  }
+
+  async load(): Promise<LoadedSession> {
+    if (!this.mayHoldSession) return { kind: 'none' };
+
+    let record: unknown;
+    try {
+      record = await this.#storage.getSealed<unknown>(sessionName);
+    } catch {
+      return { kind: 'unusable', reason: 'the stored session does not decrypt, because its sealing key is missing or was replaced' };
+    }
+    if (record === undefined) return { kind: 'none' };
+
+    const data = upgradeSessionRecord(record);
+    if (typeof data === 'string') return { kind: 'unusable', reason: data };
+    if (!data.dpop) return { kind: 'restored', data, keyPair: undefined };
+
+    const keyPair = await this.#storage.getPlain<unknown>(keyName);
+    if (!isKeyPair(keyPair)) {
+      return { kind: 'unusable', reason: 'the DPoP key of the stored session is missing or unusable, for example after site data was cleared' };
+    }
+    return { kind: 'restored', data, keyPair };
+  }
+
+  async clear(): Promise<void> {
+    await this.#storage.delete(sessionName);
+    await this.#storage.delete(keyName);
+  }
+}
