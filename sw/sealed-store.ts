@@ -2,7 +2,7 @@
 // values that contain secrets are sealed with AES-GCM under a key created with
 // `extractable: false`. NOTE: sealing keeps secrets out of plain storage and out of any dump of
 // the database, but a script running in the page could still decrypt with the stored key
-// handle. The threat model in the README says what that leaves an attacker.
+// handle. The threat model in the README lists what that leaves an attacker.
 import { createStore, del, get, keys, set, type UseStore } from 'idb-keyval';
 
 interface SealedValue {
