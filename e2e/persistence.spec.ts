@@ -29,6 +29,22 @@ test.describe('restored session refresh', () => {
     expect(demo.provider.counters.refreshGrants).toBe(1);
     expect(demo.provider.counters.grantErrors).toEqual({});
   });
+
+  test('rotated tokens are stored before use', async ({ page, demo }) => {
+    await logIn(page, demo);
+    await page.waitForTimeout(4_500);
+    expect(await fetchMany(page, '/api/me', 1)).toEqual([200]);
+    expect(demo.provider.counters.refreshGrants).toBe(1);
+
+    // The restored session holds the rotated refresh token and the fresh access token.
+    await stopServiceWorkers(page);
+    expect(await fetchMany(page, '/api/me', 2)).toEqual([200, 200]);
+    expect(demo.provider.counters.refreshGrants).toBe(1);
+    await page.waitForTimeout(4_500);
+    expect(await fetchMany(page, '/api/me', 1)).toEqual([200]);
+    expect(demo.provider.counters.refreshGrants).toBe(2);
+    expect(demo.provider.counters.grantErrors).toEqual({});
+  });
 });
 
 test('browser restart keeps the session', async ({ demo }, testInfo) => {
