@@ -110,10 +110,28 @@ export async function connectTokenGuardian(options: ConnectOptions): Promise<Tok
 
   const listeners = new Set<(event: GuardianEvent) => void>();
   container.addEventListener('message', (message) => {
-    if (!isEventMessage(message.data)) return;
-    for (const listener of listeners) listener(message.data.event);
+    if (isEventMessage(message.data)) notify(message.data.event);
   });
   container.startMessages();
+
+  const notify = (event: GuardianEvent) => {
+    for (const listener of listeners) listener(event);
+  };
+  // A tab coming back from the background or the back-forward cache may have missed events.
+  const resync = () => {
+    if (document.visibilityState !== 'visible') return;
+    call('getAuthState', (api) => api.getAuthState()).then(
+      (state) => notify({ type: 'state', state }),
+      () => undefined,
+    );
+  };
+  window.addEventListener('pageshow', (event) => {
+    if (event.persisted) resync();
+  });
+  document.addEventListener('visibilitychange', resync);
+  window.addEventListener('online', () => {
+    (container.controller ?? registration.active)?.postMessage({ type: MessageType.online });
+  });
 
   // Each call gets a fresh MessageChannel posted through the current worker. A port handed to
   // a worker dies when the browser stops that worker, while a postMessage to the

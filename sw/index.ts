@@ -12,6 +12,7 @@ import { fetchResource } from './resource-fetch.ts';
 import { findResource } from './resources.ts';
 import { SealedStore } from './sealed-store.ts';
 import { SessionStore } from './session-store.ts';
+import type { RefreshLock } from './refresh-round.ts';
 import { SessionManager } from './session.ts';
 import { TransactionStore } from './transactions.ts';
 
@@ -60,6 +61,16 @@ function guardsTokenEndpoint(config: ResolvedConfig, provider: ProviderClient, u
 }
 
 /**
+ * Returns a lock shared by every worker instance of the origin, or undefined where the browser
+ * has no Web Locks API; refreshes are then serialized within one instance only.
+ */
+function webLock(timeoutMs: number): RefreshLock | undefined {
+  const locks = (self.navigator as Partial<WorkerNavigator>).locks;
+  if (locks === undefined) return undefined;
+  return (task) => locks.request('sw-token-guardian:refresh', { signal: AbortSignal.timeout(timeoutMs) }, () => task());
+}
+
+/**
  * Installs the guardian in the calling service worker. Call it once, synchronously, at the top
  * level of the worker script, so its `fetch` and `message` listeners are registered before the
  * first event. Throws a `GuardianError` with code `invalid_config` naming the field and the fix.
@@ -82,6 +93,10 @@ export function installTokenGuardian(config: GuardianConfig): void {
     persistence: new SessionStore(storage, resolved.persistence),
     refreshLeewaySeconds: resolved.refreshLeewaySeconds,
     emit: broadcast,
+    waitLimitMs: resolved.providerTimeoutMs,
+    // A round takes at most 3 attempts and 2 pauses of at most 10 s; waiting longer means the
+    // holder is stuck, and the waiter gives up with a timeout.
+    lock: webLock(3 * resolved.providerTimeoutMs + 20_000),
   });
   const login = new LoginFlow(resolved, provider, new TransactionStore(storage), sessions);
   const emitRequestEvents = resolved.requestEvents ? broadcast : undefined;
@@ -124,6 +139,10 @@ export function installTokenGuardian(config: GuardianConfig): void {
     const data = event.data as { type?: unknown } | null;
     if (data?.type === MessageType.claim) {
       event.waitUntil(self.clients.claim());
+      return;
+    }
+    if (data?.type === MessageType.online) {
+      event.waitUntil(sessions.ready().then(() => sessions.resumeRefreshing()));
       return;
     }
     if (data?.type !== MessageType.connect) return;

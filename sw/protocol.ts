@@ -64,6 +64,8 @@ export const MessageType = {
   connect: 'sw-token-guardian:connect',
   /** Page to worker: take control of every open page in scope. */
   claim: 'sw-token-guardian:claim',
+  /** Page to worker: the browser is back online, so a paused refresh may run now. */
+  online: 'sw-token-guardian:online',
   /** Worker to page: `{ type, event }`. */
   event: 'sw-token-guardian:event',
 } as const;

@@ -2,6 +2,7 @@
 // token, or a DPoP-bound token with a fresh proof per request. Retries once after a 401 with a
 // newer token, and once after a DPoP nonce challenge.
 import * as oauth from 'oauth4webapi';
+import type { GuardianError } from './errors.ts';
 import type { GuardianEvent, RequestOutcome } from './protocol.ts';
 import type { ProviderClient } from './provider.ts';
 import type { Session, SessionManager } from './session.ts';
@@ -84,7 +85,23 @@ async function sendWithNonceRetry(request: Request, body: ArrayBuffer | null, se
   return send(request, body, session, provider);
 }
 
-/** Handles one intercepted request to a resource; settles with the resource's response or a fetch error. */
+/**
+ * Answers a request whose expired token could not be renewed. A 503 with a JSON body, not a
+ * 401, so that page code that logs out on 401 keeps the session the worker still holds.
+ */
+function refreshFailedResponse(error: GuardianError): Response {
+  const body = JSON.stringify({ error: error.code, error_description: error.message });
+  return new Response(body, {
+    status: 503,
+    statusText: 'Token refresh failed',
+    headers: { 'content-type': 'application/json', 'retry-after': '5', 'sw-token-guardian-error': error.code },
+  });
+}
+
+/**
+ * Handles one intercepted request to a resource. Settles with the resource's response, a 503
+ * `refresh_failed` response, or the fetch error.
+ */
 export async function fetchResource(request: Request, context: ResourceFetchContext): Promise<Response> {
   const requestId = ++requestCount;
   const path = new URL(request.url).pathname;
@@ -94,7 +111,11 @@ export async function fetchResource(request: Request, context: ResourceFetchCont
 
   const body = await bufferedBody(request);
   await context.sessions.ready();
-  const session = await context.sessions.sessionForRequest(context.waitUntil);
+  const { session, error } = await context.sessions.sessionForRequest(context.waitUntil);
+  if (error !== null) {
+    report('failed', 503);
+    return refreshFailedResponse(error);
+  }
 
   let attempt: Attempt;
   try {
@@ -104,6 +125,7 @@ export async function fetchResource(request: Request, context: ResourceFetchCont
     throw error;
   }
   const response = attempt.response;
+  if (session !== null && response.status !== 401) context.sessions.noteAccepted(session.generation);
   // A repeated nonce challenge is not a rejected token, so it triggers no refresh.
   if (response.status !== 401 || session === null || attempt.nonceChallenge) {
     report(session === null ? 'unauthorized' : 'attached', response.status);
@@ -112,8 +134,10 @@ export async function fetchResource(request: Request, context: ResourceFetchCont
 
   // One refresh for every request rejected on the same token; a request whose token was
   // already replaced gets the newer one without another refresh.
-  const renewed = await context.sessions.refreshAfter(session.generation);
-  if (renewed === null || renewed.generation === session.generation) {
+  const refreshing = context.sessions.refreshAfter(session.generation, 'rejection');
+  context.waitUntil(refreshing);
+  const renewed = await context.sessions.waitLimited(refreshing);
+  if (renewed === undefined || renewed === null || renewed.generation === session.generation) {
     report('unauthorized', response.status);
     return response;
   }

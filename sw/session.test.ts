@@ -2,7 +2,7 @@ import { expect, test } from '@playwright/test';
 import { ResponseBodyError } from 'oauth4webapi';
 import type { GuardianEvent } from './protocol.ts';
 import type { LoginTokens, TokenSet } from './provider.ts';
-import { SessionManager, type TokenRefresher } from './session.ts';
+import { SessionManager, type SessionOptions, type TokenRefresher } from './session.ts';
 
 interface Deferred<T> {
   promise: Promise<T>;
@@ -24,9 +24,12 @@ class FakeRefresher implements TokenRefresher {
   readonly presented: string[] = [];
   readonly revoked: string[] = [];
   readonly pending: Deferred<TokenSet>[] = [];
+  /** When set, every refresh rejects with it at once. */
+  failWith: unknown = undefined;
 
   refresh(refreshToken: string, _keyPair: CryptoKeyPair | undefined): Promise<TokenSet> {
     this.presented.push(refreshToken);
+    if (this.failWith !== undefined) return Promise.reject(this.failWith);
     const next = deferred<TokenSet>();
     this.pending.push(next);
     return next.promise;
@@ -54,12 +57,23 @@ function invalidGrant(): ResponseBodyError {
   });
 }
 
-function setup(leewaySeconds = 30) {
+function setup(leewaySeconds = 30, extra: Partial<SessionOptions> = {}) {
   let now = 1_000_000;
   const events: GuardianEvent[] = [];
   const refresher = new FakeRefresher();
-  const sessions = new SessionManager({ refresher, refreshLeewaySeconds: leewaySeconds, emit: (event) => events.push(event), now: () => now });
-  return { sessions, refresher, events, advance: (ms: number) => (now += ms), now: () => now };
+  const sleeps: number[] = [];
+  const sessions = new SessionManager({
+    refresher,
+    refreshLeewaySeconds: leewaySeconds,
+    emit: (event) => events.push(event),
+    now: () => now,
+    sleep: async (ms) => {
+      sleeps.push(ms);
+    },
+    random: () => 0.5,
+    ...extra,
+  });
+  return { sessions, refresher, events, sleeps, advance: (ms: number) => (now += ms), now: () => now };
 }
 
 test('concurrent callers share one refresh', async () => {
@@ -67,7 +81,7 @@ test('concurrent callers share one refresh', async () => {
   await sessions.signIn(loginTokens(now()), undefined);
   const seen = sessions.current!.generation;
 
-  const waiters = Array.from({ length: 50 }, () => sessions.refreshAfter(seen));
+  const waiters = Array.from({ length: 50 }, () => sessions.refreshAfter(seen, 'expiry'));
   expect(refresher.presented).toEqual(['rt-0']);
   refresher.pending[0]!.resolve(tokens(1, now()));
   const results = await Promise.all(waiters);
@@ -81,12 +95,12 @@ test('stale generation gets current session', async () => {
   const { sessions, refresher, now } = setup();
   await sessions.signIn(loginTokens(now()), undefined);
   const first = sessions.current!.generation;
-  const refreshing = sessions.refreshAfter(first);
+  const refreshing = sessions.refreshAfter(first, 'expiry');
   refresher.pending[0]!.resolve(tokens(1, now()));
   await refreshing;
 
   // A request that was sent with the old token retries with the new one, without a refresh.
-  const session = await sessions.refreshAfter(first);
+  const session = await sessions.refreshAfter(first, 'expiry');
   expect(session?.accessToken).toBe('at-1');
   expect(refresher.presented).toEqual(['rt-0']);
 });
@@ -95,7 +109,7 @@ test('rotation never presents a spent token', async () => {
   const { sessions, refresher, now } = setup();
   await sessions.signIn(loginTokens(now()), undefined);
   for (let round = 1; round <= 3; round++) {
-    const refreshing = sessions.refreshAfter(sessions.current!.generation);
+    const refreshing = sessions.refreshAfter(sessions.current!.generation, 'expiry');
     refresher.pending[round - 1]!.resolve(tokens(round, now()));
     await refreshing;
   }
@@ -105,7 +119,7 @@ test('rotation never presents a spent token', async () => {
 test('provider without rotation keeps refresh token', async () => {
   const { sessions, refresher, now } = setup();
   await sessions.signIn(loginTokens(now()), undefined);
-  const refreshing = sessions.refreshAfter(sessions.current!.generation);
+  const refreshing = sessions.refreshAfter(sessions.current!.generation, 'expiry');
   refresher.pending[0]!.resolve({ ...tokens(1, now()), refreshToken: undefined });
   await refreshing;
   expect(sessions.current?.refreshToken).toBe('rt-0');
@@ -115,7 +129,7 @@ test('provider without rotation keeps refresh token', async () => {
 test('invalid_grant ends the session', async () => {
   const { sessions, refresher, events, now } = setup();
   await sessions.signIn(loginTokens(now()), undefined);
-  const waiters = [sessions.refreshAfter(sessions.current!.generation), sessions.refreshAfter(sessions.current!.generation)];
+  const waiters = [sessions.refreshAfter(sessions.current!.generation, 'expiry'), sessions.refreshAfter(sessions.current!.generation, 'expiry')];
   refresher.pending[0]!.reject(invalidGrant());
 
   expect(await Promise.all(waiters)).toEqual([null, null]);
@@ -126,34 +140,151 @@ test('invalid_grant ends the session', async () => {
   expect(events.filter((event) => event.type === 'refresh').map((event) => event.type === 'refresh' && event.phase)).toEqual(['started', 'failed']);
 
   // No further grant until the next login.
-  expect(await sessions.refreshAfter(0)).toBeNull();
+  expect(await sessions.refreshAfter(0, 'expiry')).toBeNull();
   expect(refresher.presented).toHaveLength(1);
 });
 
 test('network failure keeps the session', async () => {
-  const { sessions, refresher, advance, now } = setup();
+  const { sessions, refresher, sleeps, advance, now } = setup();
   await sessions.signIn(loginTokens(now()), undefined);
   const generation = sessions.current!.generation;
-  const refreshing = sessions.refreshAfter(generation);
-  refresher.pending[0]!.reject(new TypeError('Failed to fetch'));
+  refresher.failWith = new TypeError('Failed to fetch');
 
-  const session = await refreshing;
+  const session = await sessions.refreshAfter(generation, 'expiry');
   expect(session?.accessToken).toBe('at-0');
+  // Three attempts in the round, with growing, jittered pauses between them.
+  expect(refresher.presented).toEqual(['rt-0', 'rt-0', 'rt-0']);
+  expect(sleeps).toEqual([375, 750]);
   expect(sessions.authState().status).toBe('authenticated');
   expect(sessions.authState().error?.code).toBe('refresh_failed');
 
-  // During the pause after a failure no refresh starts; after it, one does.
-  await sessions.refreshAfter(generation);
-  expect(refresher.presented).toHaveLength(1);
+  // During the pause after a failed round no refresh starts; after it, one does.
+  await sessions.refreshAfter(generation, 'expiry');
+  expect(refresher.presented).toHaveLength(3);
   advance(5_001);
-  void sessions.refreshAfter(generation);
+  await sessions.refreshAfter(generation, 'expiry');
+  expect(refresher.presented).toHaveLength(6);
+
+  // The second failed round in a row pauses twice as long.
+  advance(9_000);
+  await sessions.refreshAfter(generation, 'expiry');
+  expect(refresher.presented).toHaveLength(6);
+  advance(1_001);
+  refresher.failWith = undefined;
+  const refreshing = sessions.refreshAfter(generation, 'expiry');
+  refresher.pending[0]!.resolve(tokens(1, now()));
+  expect((await refreshing)?.accessToken).toBe('at-1');
+  expect(sessions.authState().error).toBeNull();
+});
+
+test('timeout is not retried in the round', async () => {
+  const { sessions, refresher, advance, now } = setup(30, { waitLimitMs: 12_000 });
+  await sessions.signIn(loginTokens(now()), undefined);
+  const generation = sessions.current!.generation;
+  refresher.failWith = new DOMException('The operation timed out.', 'TimeoutError');
+
+  await sessions.refreshAfter(generation, 'expiry');
+  expect(refresher.presented).toHaveLength(1);
+  // The provider may still process the lost request, so the pause is at least the wait limit.
+  advance(11_000);
+  await sessions.refreshAfter(generation, 'expiry');
+  expect(refresher.presented).toHaveLength(1);
+  advance(1_001);
+  await sessions.refreshAfter(generation, 'expiry');
   expect(refresher.presented).toHaveLength(2);
+});
+
+test('Retry-After ends the round', async () => {
+  const { sessions, refresher, sleeps, advance, now } = setup();
+  await sessions.signIn(loginTokens(now()), undefined);
+  const generation = sessions.current!.generation;
+  const response = new Response(JSON.stringify({ error: 'temporarily_unavailable' }), { status: 503, headers: { 'retry-after': '20' } });
+  refresher.failWith = new ResponseBodyError('server responded with an error in the response body', {
+    cause: { error: 'temporarily_unavailable' },
+    response,
+  });
+
+  await sessions.refreshAfter(generation, 'expiry');
+  // 20 s is longer than a request may wait, so the round ends and the next one waits 20 s.
+  expect(refresher.presented).toHaveLength(1);
+  expect(sleeps).toEqual([]);
+  advance(19_000);
+  await sessions.refreshAfter(generation, 'expiry');
+  expect(refresher.presented).toHaveLength(1);
+  advance(1_001);
+  await sessions.refreshAfter(generation, 'expiry');
+  expect(refresher.presented).toHaveLength(2);
+});
+
+test('short Retry-After is waited out', async () => {
+  const { sessions, refresher, sleeps, now } = setup();
+  await sessions.signIn(loginTokens(now()), undefined);
+  const response = new Response('busy', { status: 429, headers: { 'retry-after': '2' } });
+  refresher.failWith = new ResponseBodyError('server responded with an error in the response body', { cause: { error: 'slow_down' }, response });
+
+  await sessions.refreshAfter(sessions.current!.generation, 'expiry');
+  expect(sleeps).toEqual([2000, 2000]);
+  expect(refresher.presented).toHaveLength(3);
+});
+
+test('rejected fresh token pauses refreshes', async () => {
+  const { sessions, refresher, advance, now } = setup();
+  await sessions.signIn(loginTokens(now()), undefined);
+  const refreshing = sessions.refreshAfter(sessions.current!.generation, 'rejection');
+  refresher.pending[0]!.resolve(tokens(1, now()));
+  const fresh = (await refreshing)!;
+
+  // The token from that refresh is rejected too: no second refresh, the 401 goes to the page.
+  expect(await sessions.refreshAfter(fresh.generation, 'rejection')).toBe(fresh);
+  expect(refresher.presented).toHaveLength(1);
+
+  // Expiry still refreshes, and so does a rejection after the pause.
+  advance(30_001);
+  void sessions.refreshAfter(fresh.generation, 'rejection');
+  expect(refresher.presented).toHaveLength(2);
+});
+
+test('accepted token lifts the pause', async () => {
+  const { sessions, refresher, now } = setup();
+  await sessions.signIn(loginTokens(now()), undefined);
+  const refreshing = sessions.refreshAfter(sessions.current!.generation, 'rejection');
+  refresher.pending[0]!.resolve(tokens(1, now()));
+  const fresh = (await refreshing)!;
+
+  sessions.noteAccepted(fresh.generation);
+  void sessions.refreshAfter(fresh.generation, 'rejection');
+  expect(refresher.presented).toHaveLength(2);
+});
+
+test('rotation by another instance is adopted', async () => {
+  const stored = { ...tokens(7, 1_000_000), refreshToken: 'rt-7', user: { sub: 'alice' }, dpop: false };
+  const locks: string[] = [];
+  const { sessions, refresher, now } = setup(30, {
+    persistence: {
+      mayHoldSession: true,
+      persists: () => true,
+      save: async () => undefined,
+      clear: async () => undefined,
+      load: async () => ({ kind: 'restored', data: stored, keyPair: undefined }),
+    },
+    lock: async (task) => {
+      locks.push('taken');
+      return task();
+    },
+  });
+  await sessions.signIn(loginTokens(now()), undefined);
+
+  const session = await sessions.refreshAfter(sessions.current!.generation, 'expiry');
+  expect(session?.accessToken).toBe('at-7');
+  expect(session?.refreshToken).toBe('rt-7');
+  expect(refresher.presented).toEqual([]);
+  expect(locks).toEqual(['taken']);
 });
 
 test('logout discards a late refresh', async () => {
   const { sessions, refresher, now } = setup();
   await sessions.signIn(loginTokens(now()), undefined);
-  const refreshing = sessions.refreshAfter(sessions.current!.generation);
+  const refreshing = sessions.refreshAfter(sessions.current!.generation, 'expiry');
   await sessions.signOut();
   refresher.pending[0]!.resolve(tokens(1, now()));
 
@@ -172,8 +303,9 @@ test('expired token waits for refresh', async () => {
   const pending = sessions.sessionForRequest((promise) => background.push(promise));
   expect(refresher.presented).toEqual(['rt-0']);
   refresher.pending[0]!.resolve(tokens(1, now()));
-  expect((await pending)?.accessToken).toBe('at-1');
-  expect(background).toHaveLength(0);
+  const { session, error } = await pending;
+  expect(session?.accessToken).toBe('at-1');
+  expect(error).toBeNull();
 });
 
 test('token within leeway refreshes in background', async () => {
@@ -183,11 +315,23 @@ test('token within leeway refreshes in background', async () => {
 
   advance(19_000);
   const background: Promise<unknown>[] = [];
-  expect((await sessions.sessionForRequest((promise) => background.push(promise)))?.accessToken).toBe('at-0');
+  expect((await sessions.sessionForRequest((promise) => background.push(promise))).session?.accessToken).toBe('at-0');
   expect(background).toHaveLength(0);
 
   advance(2_000);
-  expect((await sessions.sessionForRequest((promise) => background.push(promise)))?.accessToken).toBe('at-0');
+  expect((await sessions.sessionForRequest((promise) => background.push(promise))).session?.accessToken).toBe('at-0');
   expect(background).toHaveLength(1);
   expect(refresher.presented).toEqual(['rt-0']);
+});
+
+test('expired token with failing refresh', async () => {
+  const { sessions, refresher, advance, now } = setup(0);
+  await sessions.signIn(loginTokens(now(), 10_000), undefined);
+  advance(10_000);
+  refresher.failWith = new TypeError('Failed to fetch');
+
+  const { session, error } = await sessions.sessionForRequest(() => undefined);
+  expect(session).toBeNull();
+  expect(error?.code).toBe('refresh_failed');
+  expect(sessions.current?.accessToken).toBe('at-0');
 });

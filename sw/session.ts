@@ -3,7 +3,9 @@
 import { GuardianError, toErrorInfo, type ErrorInfo } from './errors.ts';
 import { warn } from './log.ts';
 import type { AuthState, AuthStatus, GuardianEvent } from './protocol.ts';
-import { describeProviderError, isGrantRejection, type LoginTokens, type TokenSet } from './provider.ts';
+import { describeProviderError, type LoginTokens, type TokenSet } from './provider.ts';
+import { runRefreshRound, type RefreshLock, type RefreshOutcome } from './refresh-round.ts';
+import { cooldownMs, type RefreshFailure } from './retry-policy.ts';
 import type { LoadedSession, SessionData } from './session-store.ts';
 
 export interface Session extends Readonly<SessionData> {
@@ -22,6 +24,7 @@ export interface TokenRefresher {
 /** Session storage, implemented by `SessionStore`. */
 export interface SessionPersistence {
   readonly mayHoldSession: boolean;
+  persists(data: Pick<SessionData, 'dpop'>): boolean;
   save(data: SessionData, keyPair: CryptoKeyPair | undefined): Promise<void>;
   load(): Promise<LoadedSession>;
   clear(): Promise<void>;
@@ -33,10 +36,31 @@ export interface SessionOptions {
   persistence?: SessionPersistence;
   refreshLeewaySeconds: number;
   emit: (event: GuardianEvent) => void;
-  /** Pause after a transient refresh failure before another refresh may start, in ms. */
-  retryDelayMs?: number;
+  /** Serializes refreshes across worker instances; without it they are serialized per instance. */
+  lock?: RefreshLock;
+  /**
+   * Longest time a request waits for a refresh, in ms; it then settles with the resource's 401
+   * or a 503 `refresh_failed`. Also the least pause after a timed-out refresh. Default 10000.
+   */
+  waitLimitMs?: number;
   now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
 }
+
+/** The session a request should use, or the reason it has no usable token. */
+export interface RequestSession {
+  session: Session | null;
+  /** Set when the token expired and no new one arrived in time. */
+  error: GuardianError | null;
+}
+
+/** Why a refresh is requested: the token's lifetime ran out, or a resource rejected it. */
+export type RefreshReason = 'expiry' | 'rejection';
+
+// A token obtained by a rejection-triggered refresh that is rejected again, before any
+// resource accepted it, triggers no further refresh for this long.
+const rejectionRefreshPauseMs = 30_000;
 
 export class SessionManager {
   readonly #options: SessionOptions;
@@ -48,6 +72,9 @@ export class SessionManager {
   #refreshCount = 0;
   #refreshing: Promise<Session | null> | null = null;
   #retryNotBefore = 0;
+  #failedRounds = 0;
+  // The token that the latest rejection-triggered refresh produced, until a resource accepts it.
+  #unprovenGeneration: { generation: number; at: number } | null = null;
   #loading: Promise<void> | null = null;
   #loaded: boolean;
 
@@ -164,19 +191,42 @@ export class SessionManager {
   }
 
   /**
-   * Returns the session whose token a request should carry. An expired token waits for the
-   * shared refresh. A token within the leeway is still used while a refresh runs in the
-   * background, and that refresh is passed to `background` so the caller can keep the worker alive.
+   * Returns the session whose token a request should carry. An expired token waits, at most
+   * `waitLimitMs`, for the shared refresh. A token within the leeway is still used while a
+   * refresh runs in the background, and that refresh is passed to `background` so the caller
+   * can keep the worker alive.
    */
-  async sessionForRequest(background: (refresh: Promise<unknown>) => void): Promise<Session | null> {
+  async sessionForRequest(background: (refresh: Promise<unknown>) => void): Promise<RequestSession> {
     const session = this.#session;
-    if (session === null || session.expiresAt === null) return session;
+    if (session === null || session.expiresAt === null) return { session, error: null };
 
     const remainingMs = session.expiresAt - this.#now();
-    if (remainingMs <= 0) return this.refreshAfter(session.generation);
+    if (remainingMs > 0) {
+      if (remainingMs <= this.#leewayMs(session)) background(this.refreshAfter(session.generation, 'expiry'));
+      return { session, error: null };
+    }
 
-    if (remainingMs <= this.#leewayMs(session)) background(this.refreshAfter(session.generation));
-    return session;
+    const refreshing = this.refreshAfter(session.generation, 'expiry');
+    background(refreshing);
+    const renewed = await this.waitLimited(refreshing);
+    if (renewed === undefined || renewed?.generation === session.generation) {
+      const reason = renewed === undefined ? `no new token arrived within ${this.#waitLimitMs} ms` : 'the refresh failed';
+      return { session: null, error: new GuardianError('refresh_failed', `sw-token-guardian: the access token expired and ${reason}; the session is kept`) };
+    }
+    return { session: renewed, error: null };
+  }
+
+  get #waitLimitMs(): number {
+    return this.#options.waitLimitMs ?? 10_000;
+  }
+
+  /** Resolves like `promise`, or to undefined after `waitLimitMs`. */
+  waitLimited<T>(promise: Promise<T>): Promise<T | undefined> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const limit = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), this.#waitLimitMs);
+    });
+    return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
   }
 
   #leewayMs(session: Session): number {
@@ -185,25 +235,47 @@ export class SessionManager {
     return session.lifetimeMs === null ? leewayMs : Math.min(leewayMs, session.lifetimeMs / 2);
   }
 
+  /** Records that a resource accepted the token of `generation`, which lifts the rejection pause. */
+  noteAccepted(generation: number): void {
+    if (this.#unprovenGeneration?.generation === generation) this.#unprovenGeneration = null;
+  }
+
+  /** Lets the next refresh start at once, for example when the page reports it is back online. */
+  resumeRefreshing(): Promise<unknown> {
+    this.#retryNotBefore = 0;
+    this.#failedRounds = 0;
+    const session = this.#session;
+    if (session === null || session.expiresAt === null) return Promise.resolve();
+    if (session.expiresAt - this.#now() > this.#leewayMs(session)) return Promise.resolve();
+    return this.refreshAfter(session.generation, 'expiry');
+  }
+
   /**
    * Returns a session newer than `seenGeneration`, refreshing once if none exists yet. Every
    * caller that saw the same generation shares one refresh. Resolves to the unchanged session
-   * when the refresh failed for a transient reason, and to null when the session ended.
+   * when no refresh ran or it failed for a transient reason, and to null when the session ended.
    */
-  refreshAfter(seenGeneration: number): Promise<Session | null> {
+  refreshAfter(seenGeneration: number, reason: RefreshReason): Promise<Session | null> {
     const session = this.#session;
     if (session === null || session.generation !== seenGeneration) return Promise.resolve(session);
     if (this.#refreshing !== null) return this.#refreshing;
     if (this.#now() < this.#retryNotBefore) return Promise.resolve(session);
 
-    const attempt = this.#refresh(session).finally(() => {
+    const unproven = this.#unprovenGeneration;
+    if (reason === 'rejection' && unproven?.generation === seenGeneration && this.#now() - unproven.at < rejectionRefreshPauseMs) {
+      // A fresh token was rejected too, so another refresh would not help (wrong audience, a
+      // server bug). The request gets the resource's 401 instead of starting a refresh loop.
+      return Promise.resolve(session);
+    }
+
+    const attempt = this.#refresh(session, reason).finally(() => {
       if (this.#refreshing === attempt) this.#refreshing = null;
     });
     this.#refreshing = attempt;
     return attempt;
   }
 
-  async #refresh(session: Session): Promise<Session | null> {
+  async #refresh(session: Session, reason: RefreshReason): Promise<Session | null> {
     const refreshId = ++this.#refreshCount;
     const startedAt = this.#now();
     const emit = this.#options.emit;
@@ -216,44 +288,56 @@ export class SessionManager {
       return null;
     }
 
-    let tokens: TokenSet;
-    try {
-      tokens = await this.#options.refresher.refresh(session.refreshToken, session.keyPair);
-    } catch (cause) {
-      return this.#refreshFailed(session, refreshId, startedAt, cause);
-    }
+    const persistence = this.#options.persistence;
+    const outcome: RefreshOutcome = await runRefreshRound({
+      refreshToken: session.refreshToken,
+      keyPair: session.keyPair,
+      refresh: (refreshToken, keyPair) => this.#options.refresher.refresh(refreshToken, keyPair),
+      loadStored: persistence?.persists(session) ? () => persistence.load() : undefined,
+      lock: this.#options.lock,
+      isCurrent: () => this.#session === session,
+      now: this.#now,
+      ...(this.#options.sleep === undefined ? {} : { sleep: this.#options.sleep }),
+      ...(this.#options.random === undefined ? {} : { random: this.#options.random }),
+    });
 
+    if (outcome.kind === 'failed') return this.#refreshFailed(session, refreshId, startedAt, outcome.failure, outcome.cause);
     if (this.#session !== session) {
-      // A logout or a new login replaced the session while the request was in flight.
-      this.#discard(tokens);
+      // A logout or a new login replaced the session while the round ran.
+      if (outcome.kind === 'refreshed') this.#discard(outcome.tokens);
       return this.#session;
     }
 
-    const next: Session = {
-      ...session,
-      accessToken: tokens.accessToken,
-      // Rotation: the new refresh token replaces the spent one before any waiter resumes.
-      refreshToken: tokens.refreshToken ?? session.refreshToken,
-      idToken: tokens.idToken ?? session.idToken,
-      expiresAt: tokens.expiresAt,
-      lifetimeMs: tokens.lifetimeMs,
-      generation: ++this.#generation,
-    };
+    const next: Session =
+      outcome.kind === 'adopted'
+        ? { ...outcome.data, keyPair: outcome.keyPair, generation: ++this.#generation }
+        : {
+            ...session,
+            accessToken: outcome.tokens.accessToken,
+            // Rotation: the new refresh token replaces the spent one before any waiter resumes.
+            refreshToken: outcome.tokens.refreshToken ?? session.refreshToken,
+            idToken: outcome.tokens.idToken ?? session.idToken,
+            expiresAt: outcome.tokens.expiresAt,
+            lifetimeMs: outcome.tokens.lifetimeMs,
+            generation: ++this.#generation,
+          };
     this.#session = next;
     this.#status = 'authenticated';
     this.#error = null;
+    this.#failedRounds = 0;
+    this.#unprovenGeneration = reason === 'rejection' ? { generation: next.generation, at: this.#now() } : null;
     // Stored before any waiter resumes, so a worker stopped right after never restores the spent token.
-    await this.#persist(next);
+    if (outcome.kind === 'refreshed') await this.#persist(next);
     emit({ type: 'refresh', phase: 'succeeded', refreshId, durationMs: this.#now() - startedAt });
     this.#emitState();
     return next;
   }
 
-  async #refreshFailed(session: Session, refreshId: number, startedAt: number, cause: unknown): Promise<Session | null> {
+  async #refreshFailed(session: Session, refreshId: number, startedAt: number, failure: RefreshFailure, cause: unknown): Promise<Session | null> {
     const durationMs = this.#now() - startedAt;
     if (this.#session !== session) return this.#session;
 
-    if (isGrantRejection(cause)) {
+    if (failure.kind === 'rejected') {
       const error = new GuardianError('refresh_rejected', `sw-token-guardian: the provider rejected the refresh token, so a new login is needed: ${describeProviderError(cause)}`);
       warn(`refresh #${refreshId} rejected, session ended`, cause);
       this.#options.emit({ type: 'refresh', phase: 'failed', refreshId, durationMs, error: toErrorInfo(error) });
@@ -261,9 +345,13 @@ export class SessionManager {
       return null;
     }
 
-    const error = new GuardianError('refresh_failed', `sw-token-guardian: the refresh failed and will be tried again; the session is kept: ${describeProviderError(cause)}`);
-    this.#retryNotBefore = this.#now() + (this.#options.retryDelayMs ?? 5000);
-    warn(`refresh #${refreshId} failed, session kept`, cause);
+    // A timed-out request may still be processed by the provider, so the next round waits at
+    // least as long as a request may take.
+    this.#failedRounds++;
+    const pauseMs = Math.max(cooldownMs(this.#failedRounds, this.#options.random), failure.retryAfterMs ?? 0, failure.kind === 'timeout' ? this.#waitLimitMs : 0);
+    this.#retryNotBefore = this.#now() + pauseMs;
+    const error = new GuardianError('refresh_failed', `sw-token-guardian: the refresh failed and will be tried again in ${Math.round(pauseMs / 1000)} s; the session is kept: ${describeProviderError(cause)}`);
+    warn(`refresh #${refreshId} failed (${failure.kind}), session kept, next try in ${pauseMs} ms`, cause);
     this.#error = toErrorInfo(error);
     this.#options.emit({ type: 'refresh', phase: 'failed', refreshId, durationMs, error: toErrorInfo(error) });
     this.#emitState();
