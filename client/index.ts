@@ -78,15 +78,25 @@ async function takeControl(worker: ServiceWorker): Promise<void> {
 async function register(options: ConnectOptions): Promise<ServiceWorkerRegistration> {
   const registrationOptions: RegistrationOptions = { type: options.type ?? 'classic' };
   if (options.scope !== undefined) registrationOptions.scope = options.scope;
+  let registration: ServiceWorkerRegistration | undefined;
   try {
-    return await navigator.serviceWorker.register(options.scriptUrl, registrationOptions);
+    registration = await navigator.serviceWorker.register(options.scriptUrl, registrationOptions);
   } catch (error) {
+    // Browsers raise SecurityError where a profile or policy forbids service workers.
+    if (error instanceof DOMException && error.name === 'SecurityError') {
+      throw new GuardianError('unsupported', `sw-token-guardian: this browser context does not allow service workers (${error.message})`, { cause: error });
+    }
     throw new GuardianError(
       'registration_failed',
       `sw-token-guardian: registering "${options.scriptUrl}" failed (${(error as Error).message}); a configuration error thrown by installTokenGuardian appears in the worker console`,
       { cause: error },
     );
   }
+  // Some automation and privacy modes stub register() so that it yields no registration.
+  if (!(registration instanceof ServiceWorkerRegistration)) {
+    throw new GuardianError('unsupported', 'sw-token-guardian: service workers are blocked in this browser context, so the guardian cannot run; nothing was stored in the page instead');
+  }
+  return registration;
 }
 
 /**

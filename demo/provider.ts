@@ -5,6 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { exportJWK, generateKeyPair } from 'jose';
 import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { MemoryAdapter } from './memory-adapter.ts';
+import { refreshReuseGrace, TokenEndpointFaults } from './token-endpoint-faults.ts';
 
 export interface DemoAccount {
   password: string;
@@ -27,6 +28,8 @@ export interface ProviderOptions {
   dpop?: boolean;
   /** Demands a server-issued DPoP nonce at the token endpoint. Default false. */
   requireDpopNonce?: boolean;
+  /** Accepts a rotated refresh token again for this many seconds. Default 0: reuse revokes the grant. */
+  refreshReuseGraceSeconds?: number;
 }
 
 /** Secrets the provider issued or received, kept so tests can search page-readable places for them. */
@@ -51,6 +54,7 @@ export interface DemoProvider {
   handle: (req: IncomingMessage, res: ServerResponse) => void;
   counters: ProviderCounters;
   secrets: IssuedSecrets;
+  faults: TokenEndpointFaults;
 }
 
 let signingKey: Promise<Record<string, unknown>> | null = null;
@@ -234,6 +238,7 @@ export async function createDemoProvider(options: ProviderOptions): Promise<Demo
   };
 
   const provider = new Provider(options.issuer, configuration);
+  if (options.refreshReuseGraceSeconds) provider.use(refreshReuseGrace(options.refreshReuseGraceSeconds));
   provider.use(async (ctx, next) => {
     await next();
     if (ctx.oidc?.route === 'token') recordTokenTraffic(ctx as KoaContextWithOIDC, counters, secrets);
@@ -241,8 +246,15 @@ export async function createDemoProvider(options: ProviderOptions): Promise<Demo
   });
 
   const callback = provider.callback();
+  const faults = new TokenEndpointFaults();
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', options.issuer);
+    if (url.pathname === '/token' && req.method === 'POST') {
+      void faults.apply(req, res).then((proceed) => {
+        if (proceed) callback(req, res);
+      });
+      return;
+    }
     if (!url.pathname.startsWith('/interaction/')) {
       callback(req, res);
       return;
@@ -253,5 +265,5 @@ export async function createDemoProvider(options: ProviderOptions): Promise<Demo
     });
   };
 
-  return { provider, handle, counters, secrets };
+  return { provider, handle, counters, secrets, faults };
 }

@@ -32,6 +32,8 @@ export interface ResourceApi {
   rejectSeenTokens: () => void;
   /** Changes the DPoP nonce policy for later requests. */
   setNonceMode: (mode: DpopNonceMode) => void;
+  /** Rejects every token, fresh ones included, as an API with the wrong audience would. */
+  setRejectAll: (rejectAll: boolean) => void;
 }
 
 export interface ResourceApiOptions {
@@ -87,6 +89,7 @@ export function createResourceApi(options: ResourceApiOptions): ResourceApi {
   const seenProofIds = new Map<string, number>();
   const maxBodyBytes = options.maxBodyBytes ?? 8 * 1024 * 1024;
   let nonceMode: DpopNonceMode = options.nonceMode ?? 'off';
+  let rejectAll = false;
   let currentNonce = createHash('sha256').update(String(Math.random())).digest('base64url');
 
   async function verifyProof(req: IncomingMessage, url: URL, token: string, jkt: string): Promise<void> {
@@ -137,6 +140,7 @@ export function createResourceApi(options: ResourceApiOptions): ResourceApi {
       throw new Rejection(scheme, 'invalid_token', (error as Error).message);
     }
     if (typeof payload.jti === 'string' && rejectedTokenIds.has(payload.jti)) throw new Rejection(scheme, 'invalid_token', 'token revoked');
+    if (rejectAll) throw new Rejection(scheme, 'invalid_token', 'this API rejects every token');
 
     const jkt = (payload.cnf as { jkt?: unknown } | undefined)?.jkt;
     if (typeof jkt === 'string') {
@@ -214,6 +218,9 @@ export function createResourceApi(options: ResourceApiOptions): ResourceApi {
     },
     setNonceMode: (mode) => {
       nonceMode = mode;
+    },
+    setRejectAll: (value) => {
+      rejectAll = value;
     },
   };
 }

@@ -19,6 +19,8 @@ export interface DemoOptions {
   providerDpop?: boolean;
   /** Whether the provider demands DPoP nonces at its token endpoint. Default false. */
   providerDpopNonce?: boolean;
+  /** Seconds a rotated refresh token stays usable. Default 0. */
+  refreshReuseGraceSeconds?: number;
   /** DPoP nonce policy of the demo API. Default `off`. */
   apiDpopNonce?: DpopNonceMode;
   /** Overrides merged into the worker's configuration. */
@@ -97,7 +99,9 @@ function otherOriginHandler(records: OtherOriginRecord[]) {
 
 export async function startDemo(options: DemoOptions = {}): Promise<DemoServers> {
   const distDir = options.distDir ?? defaultDistDir();
-  const [indexHtml, appJs, swJs] = await Promise.all([readBuilt(distDir, 'index.html'), readBuilt(distDir, 'app.js'), readBuilt(distDir, 'sw.js')]);
+  const [indexHtml, appJs, swJs, clientJs] = await Promise.all(
+    ['index.html', 'app.js', 'sw.js', 'client.js'].map((name) => readBuilt(distDir, name)) as [Promise<string>, Promise<string>, Promise<string>, Promise<string>],
+  );
 
   const appServer = createServer();
   const providerServer = createServer();
@@ -120,6 +124,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<DemoServers>
     accessTokenTtlSeconds: options.accessTokenTtlSeconds ?? 20,
     dpop: options.providerDpop ?? true,
     requireDpopNonce: options.providerDpopNonce ?? false,
+    refreshReuseGraceSeconds: options.refreshReuseGraceSeconds ?? 0,
   });
   const api = createResourceApi({ issuer, jwksUri: `${issuer}/jwks`, audience: apiUrl, origin: appUrl, nonceMode: options.apiDpopNonce ?? 'off' });
   const otherRecords: OtherOriginRecord[] = [];
@@ -149,12 +154,19 @@ export async function startDemo(options: DemoOptions = {}): Promise<DemoServers>
     if (path === '/sw.js') {
       res.writeHead(200, { ...noStore, 'content-type': 'text/javascript' });
       res.end(`const GUARDIAN_DEMO_CONFIG = ${JSON.stringify(workerConfig)};\n${swJs}`);
-    } else if (path === '/app.js') {
+    } else if (path === '/app.js' || path === '/client.js') {
       res.writeHead(200, { ...noStore, 'content-type': 'text/javascript' });
-      res.end(appJs);
+      res.end(path === '/app.js' ? appJs : clientJs);
+    } else if (path === '/plain/') {
+      res.writeHead(200, { ...noStore, 'content-type': 'text/html; charset=utf-8' });
+      res.end('<!doctype html><html lang="en"><title>Page for a worker without the guardian</title></html>');
     } else if (path === '/' || path === '/index.html') {
       res.writeHead(200, { ...noStore, 'content-type': 'text/html; charset=utf-8' });
       res.end(indexHtml.replaceAll('%OTHER_ORIGIN%', `http://127.0.0.1:${otherPort}`));
+    } else if (path === '/plain-sw.js') {
+      // A worker without the guardian, for tests of calls that no worker answers.
+      res.writeHead(200, { ...noStore, 'content-type': 'text/javascript' });
+      res.end("self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));");
     } else if (path === '/favicon.ico') {
       res.writeHead(204, noStore);
       res.end();
