@@ -15,25 +15,55 @@ const errorView = element('error');
 const resultView = element('result');
 const logView = element<HTMLUListElement>('log');
 
-function log(text: string, kind = ''): void {
+// The log survives the reloads of login and logout; its lines carry no token.
+const logKey = 'sw-token-guardian-demo-log';
+const maxLogLines = 200;
+let currentState: AuthState | null = null;
+let refreshesSucceeded = 0;
+
+function addLogLine(text: string, kind: string): void {
   const item = document.createElement('li');
   item.className = kind;
-  item.textContent = `${new Date().toLocaleTimeString()}  ${text}`;
+  item.textContent = text;
   logView.prepend(item);
-  while (logView.children.length > 200) logView.lastElementChild?.remove();
+  while (logView.children.length > maxLogLines) logView.lastElementChild?.remove();
+}
+
+function log(text: string, kind = ''): void {
+  const line = `${new Date().toLocaleTimeString()}  ${text}`;
+  addLogLine(line, kind);
+  const saved = JSON.parse(sessionStorage.getItem(logKey) ?? '[]') as Array<[string, string]>;
+  saved.push([line, kind]);
+  sessionStorage.setItem(logKey, JSON.stringify(saved.slice(-maxLogLines)));
+}
+
+function restoreLog(): void {
+  const saved = JSON.parse(sessionStorage.getItem(logKey) ?? '[]') as Array<[string, string]>;
+  for (const [line, kind] of saved) addLogLine(line, kind);
+}
+
+function showExpiry(): void {
+  const expiresAt = currentState?.expiresAt ?? null;
+  if (expiresAt === null) {
+    expiresView.textContent = '–';
+    return;
+  }
+  const time = new Date(expiresAt).toLocaleTimeString();
+  expiresView.textContent = expiresAt > Date.now() ? time : `${time} (expired: the next call refreshes it)`;
 }
 
 function showState(state: AuthState): void {
+  currentState = state;
   statusView.textContent = state.status;
   statusView.dataset.status = state.status;
   userView.textContent = state.user === null ? '–' : `${String(state.user.name ?? state.user.sub)} <${String(state.user.email ?? 'no email')}>`;
-  expiresView.textContent = state.expiresAt === null ? '–' : new Date(state.expiresAt).toLocaleTimeString();
   errorView.textContent = state.error === null ? '–' : `${state.error.code}: ${state.error.message}`;
+  showExpiry();
   element<HTMLButtonElement>('login').disabled = state.status === 'authenticated';
   element<HTMLButtonElement>('logout').disabled = state.status !== 'authenticated';
 }
 
-function describe(event: GuardianEvent): [string, string] | null {
+function describe(event: GuardianEvent): [string, string] {
   switch (event.type) {
     case 'state':
       return [`state: ${event.state.status}${event.state.error ? ` (${event.state.error.code})` : ''}`, 'state'];
@@ -44,10 +74,39 @@ function describe(event: GuardianEvent): [string, string] | null {
   }
 }
 
+function formatBody(text: string): string {
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    return text;
+  }
+}
+
 async function callApi(path: string): Promise<void> {
   const response = await fetch(path);
-  resultView.textContent = `${response.status} ${response.statusText}\n${await response.text()}`;
+  resultView.textContent = `${response.status} ${response.statusText}\n${formatBody(await response.text())}`;
 }
+
+async function burst(): Promise<void> {
+  const refreshesBefore = refreshesSucceeded;
+  const responses = await Promise.all(Array.from({ length: 20 }, (_, index) => fetch(`/api/items/${index}`)));
+  const counts = new Map<number, number>();
+  for (const response of responses) counts.set(response.status, (counts.get(response.status) ?? 0) + 1);
+  const statuses = [...counts].map(([status, count]) => `${count} × ${status}`).join(', ');
+  const refreshes = refreshesSucceeded - refreshesBefore;
+  resultView.textContent = `Burst of 20: ${statuses}, ${refreshes} refresh${refreshes === 1 ? '' : 'es'}`;
+}
+
+async function callOtherOrigin(): Promise<void> {
+  const origin = element('call-other').dataset.origin ?? '';
+  const response = await fetch(`${origin}/hello`);
+  const reply = (await response.json()) as { authorizationHeaderReceived: boolean };
+  const verdict = reply.authorizationHeaderReceived ? 'it received an Authorization header' : 'it received no Authorization header';
+  resultView.textContent = `${origin}/hello answered ${response.status}: ${verdict}, because it is not a configured resource.`;
+}
+
+restoreLog();
+setInterval(showExpiry, 1000);
 
 try {
   const guardian = await connectTokenGuardian({ scriptUrl: '/sw.js' });
@@ -55,25 +114,16 @@ try {
   (window as unknown as { demoGuardian: typeof guardian }).demoGuardian = guardian;
   guardian.subscribe((event) => {
     if (event.type === 'state') showState(event.state);
-    const line = describe(event);
-    if (line !== null) log(...line);
+    if (event.type === 'refresh' && event.phase === 'succeeded') refreshesSucceeded++;
+    log(...describe(event));
   });
   showState(await guardian.getAuthState());
 
   element('login').addEventListener('click', () => void guardian.login({ returnTo: '/' }));
   element('logout').addEventListener('click', () => void guardian.logout({ returnTo: '/' }));
   element('call').addEventListener('click', () => void callApi('/api/me'));
-  element('burst').addEventListener('click', async () => {
-    const responses = await Promise.all(Array.from({ length: 20 }, (_, index) => fetch(`/api/items/${index}`)));
-    const counts = new Map<number, number>();
-    for (const response of responses) counts.set(response.status, (counts.get(response.status) ?? 0) + 1);
-    resultView.textContent = `Burst of 20: ${[...counts].map(([status, count]) => `${count} × ${status}`).join(', ')}`;
-  });
-  element('call-other').addEventListener('click', async () => {
-    const origin = element('call-other').dataset.origin ?? '';
-    const response = await fetch(`${origin}/hello`);
-    resultView.textContent = `${origin}: ${response.status}, sent without credentials`;
-  });
+  element('burst').addEventListener('click', () => void burst());
+  element('call-other').addEventListener('click', () => void callOtherOrigin());
 } catch (error) {
   const code = (error as { code?: string }).code ?? 'error';
   statusView.textContent = `not connected (${code}): ${(error as Error).message}`;

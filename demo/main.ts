@@ -12,17 +12,32 @@ function portFromEnvironment(name: string, fallback: number): number {
   return port;
 }
 
-const servers = await startDemo({
+const ports = {
   appPort: portFromEnvironment('DEMO_APP_PORT', 5173),
   providerPort: portFromEnvironment('DEMO_PROVIDER_PORT', 5174),
   otherPort: portFromEnvironment('DEMO_OTHER_PORT', 5175),
-});
+};
+
+let servers;
+try {
+  servers = await startDemo(ports);
+} catch (error) {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE') {
+    const port = (error as { port?: number }).port;
+    console.error(`demo: port ${port ?? ''} is already in use. Stop the program using it, or choose other ports with DEMO_APP_PORT, DEMO_PROVIDER_PORT and DEMO_OTHER_PORT (now ${ports.appPort}, ${ports.providerPort}, ${ports.otherPort}).`);
+    process.exit(1);
+  }
+  throw error;
+}
 
 console.log(`sw-token-guardian demo
-  app:      ${servers.appUrl}/   <- open this in Chromium, Chrome, Edge or Firefox
-  provider: ${servers.issuer}   (sign in as alice / wonderland)
-  api:      ${servers.apiUrl}
-Access tokens live 20 s, so refreshes show up in the log within a minute. Press Ctrl+C to stop.`);
+  app:          ${servers.appUrl}/   <- open this in Chromium, Chrome, Edge or Firefox
+  provider:     ${servers.issuer}   (sign in as alice / wonderland, or bob / builder)
+  api:          ${servers.apiUrl}   (a configured resource)
+  other origin: ${servers.otherOrigin}   (not a resource: gets no credentials)
+Access tokens live 20 s. A call made after that refreshes the token first, and the log shows it.
+Press Ctrl+C to stop.`);
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {

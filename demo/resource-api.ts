@@ -76,6 +76,18 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
   res.end(JSON.stringify(body));
 }
 
+/** SHA-256 (hex) of each file in a multipart/form-data body, by field name. */
+async function hashUploadedFiles(body: Buffer, contentType: string | undefined): Promise<Record<string, string> | undefined> {
+  if (contentType?.startsWith('multipart/form-data') !== true) return undefined;
+  const form = await new Response(new Uint8Array(body), { headers: { 'content-type': contentType } }).formData();
+  const hashes: Record<string, string> = {};
+  for (const [field, value] of form) {
+    if (typeof value === 'string') continue;
+    hashes[field] = createHash('sha256').update(Buffer.from(await value.arrayBuffer())).digest('hex');
+  }
+  return hashes;
+}
+
 function sha256Base64Url(value: string): string {
   return createHash('sha256').update(value).digest('base64url');
 }
@@ -177,7 +189,9 @@ export function createResourceApi(options: ResourceApiOptions): ResourceApi {
       await new Promise((resolve) => setTimeout(resolve, delayMs));
     }
     record.status = 200;
+    const files = body === null ? undefined : await hashUploadedFiles(body, req.headers['content-type']);
     sendJson(res, 200, {
+      files,
       sub: payload.sub,
       scope: payload.scope,
       boundToKey: payload.cnf !== undefined,

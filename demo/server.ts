@@ -91,9 +91,10 @@ function otherOriginHandler(records: OtherOriginRecord[]) {
       res.end();
       return;
     }
-    records.push({ path: new URL(req.url ?? '/', 'http://localhost').pathname, authorized: req.headers.authorization !== undefined });
+    const authorized = req.headers.authorization !== undefined;
+    records.push({ path: new URL(req.url ?? '/', 'http://localhost').pathname, authorized });
     res.writeHead(200, { ...headers, 'content-type': 'application/json' });
-    res.end(JSON.stringify({ origin: 'other' }));
+    res.end(JSON.stringify({ origin: 'other', authorizationHeaderReceived: authorized }));
   };
 }
 

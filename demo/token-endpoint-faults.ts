@@ -20,6 +20,8 @@ export interface FaultSettings {
   count?: number;
   /** Delay before every token request is processed, in ms. */
   delayMs?: number;
+  /** Delay between processing every token request and sending its response, in ms. */
+  responseDelayMs?: number;
 }
 
 export class TokenEndpointFaults {
@@ -38,6 +40,13 @@ export class TokenEndpointFaults {
     this.arrivals.push(Date.now());
     const settings = this.#settings;
     if (settings.delayMs) await new Promise((resolve) => setTimeout(resolve, settings.delayMs));
+    if (settings.responseDelayMs) {
+      const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+      res.end = ((...args: unknown[]) => {
+        setTimeout(() => end(...args), settings.responseDelayMs);
+        return res;
+      }) as typeof res.end;
+    }
     if (settings.mode === 'none' || this.#remaining <= 0) return true;
     this.#remaining--;
 

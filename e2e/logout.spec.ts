@@ -39,3 +39,37 @@ test('login after logout starts a new session', async ({ page, demo }) => {
   await expect(page.locator('#user')).toHaveText('Bob Builder <bob@example.com>');
   expect(await fetchMany(page, '/api/me', 1)).toEqual([200]);
 });
+
+test.describe('logout during refresh', () => {
+  test.use({ demoOptions: { accessTokenTtlSeconds: 3, guardian: { refreshLeewaySeconds: 0 } } });
+
+  test('late refresh result is discarded', async ({ page, demo }) => {
+    await logIn(page, demo);
+    // The provider rotates at once but answers 1.5 s later, so the logout comes in between.
+    demo.provider.faults.set({ mode: 'none', responseDelayMs: 1_500 });
+    await page.waitForTimeout(3_300);
+
+    const pending = fetchMany(page, '/api/me', 1);
+    await expect.poll(() => demo.provider.counters.refreshGrants).toBe(1);
+    // The provider's session ends in the logout navigation; the worker's session ends at once.
+    await page.evaluate(() => (window as unknown as { demoGuardian: { logout(): Promise<unknown> } }).demoGuardian.logout());
+    await page.waitForURL(`${demo.appUrl}/`);
+    expect(await pending.catch(() => ['navigated'])).toBeDefined();
+
+    await expect(page.locator('#status')).toHaveAttribute('data-status', 'unauthenticated');
+    await expect.poll(() => demo.provider.counters.refreshGrants).toBe(1);
+    // The rotated refresh token that arrived after logout was revoked, not kept.
+    await expect.poll(() => demo.provider.counters.revocations).toBe(2);
+    const stored = await page.evaluate(async () => {
+      const request = indexedDB.open('sw-token-guardian');
+      const database = await new Promise<IDBDatabase>((resolve) => (request.onsuccess = () => resolve(request.result)));
+      const all = database.transaction('keyval').objectStore('keyval').getAllKeys();
+      const keys = await new Promise<IDBValidKey[]>((resolve) => (all.onsuccess = () => resolve(all.result)));
+      database.close();
+      return keys;
+    });
+    expect(stored).not.toContain('session');
+    expect(stored).not.toContain('session-dpop-key');
+    expect(await fetchMany(page, '/api/me', 1)).toEqual([401]);
+  });
+});

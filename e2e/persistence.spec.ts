@@ -30,6 +30,25 @@ test.describe('restored session refresh', () => {
     expect(demo.provider.counters.grantErrors).toEqual({});
   });
 
+  test('cleared IndexedDB is written again', async ({ page, demo }) => {
+    await logIn(page, demo);
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Storage.clearDataForOrigin', { origin: demo.appUrl, storageTypes: 'indexeddb' });
+    await cdp.detach();
+
+    await page.waitForTimeout(4_500);
+    expect(await fetchMany(page, '/api/me', 1)).toEqual([200]);
+    await openApp(page, demo);
+    await expect(page.locator('#status')).toHaveAttribute('data-status', 'authenticated');
+    await expect(page.locator('#error')).toHaveText('–');
+
+    // The refreshed session went into a new database, so a restarted worker finds it.
+    await stopServiceWorkers(page);
+    expect(await fetchMany(page, '/api/me', 1)).toEqual([200]);
+    expect(demo.provider.counters.refreshGrants).toBe(1);
+    expect(demo.provider.counters.grantErrors).toEqual({});
+  });
+
   test('rotated tokens are stored before use', async ({ page, demo }) => {
     await logIn(page, demo);
     await page.waitForTimeout(4_500);

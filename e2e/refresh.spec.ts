@@ -140,3 +140,52 @@ test('revoked refresh token requires login in every tab', async ({ context, page
   expect(await fetchMany(page, '/api/items', 5)).toEqual([401, 401, 401, 401, 401]);
   expect(demo.provider.counters.refreshGrants + (demo.provider.counters.grantErrors.invalid_grant ?? 0)).toBe(grantsAfterRejection);
 });
+
+test.describe('large uploads', () => {
+  for (const rejectFirst of [false, true]) {
+    test(`2 MB FormData upload${rejectFirst ? ' after 401' : ''}`, async ({ page, demo }) => {
+      await logIn(page, demo);
+      expect(await fetchMany(page, '/api/me', 1)).toEqual([200]);
+      if (rejectFirst) demo.api.rejectSeenTokens();
+
+      const upload = await page.evaluate(async () => {
+        const bytes = new Uint8Array(2 * 1024 * 1024);
+        for (let offset = 0; offset < bytes.length; offset += 65_536) crypto.getRandomValues(bytes.subarray(offset, offset + 65_536));
+        const expected = Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', bytes)), (byte) => byte.toString(16).padStart(2, '0')).join('');
+        const form = new FormData();
+        form.append('note', 'binary upload');
+        form.append('file', new Blob([bytes], { type: 'application/octet-stream' }), 'random.bin');
+        const response = await fetch('/api/upload', { method: 'POST', body: form });
+        const reply = (await response.json()) as { files?: Record<string, string> };
+        return { status: response.status, expected, received: reply.files?.file };
+      });
+
+      expect(upload.status).toBe(200);
+      expect(upload.received).toBe(upload.expected);
+      const attempts = demo.api.records.filter((record) => record.path === '/api/upload');
+      expect(attempts.map((record) => record.status)).toEqual(rejectFirst ? [401, 200] : [200]);
+      expect(new Set(attempts.map((record) => record.bodySha256)).size).toBe(1);
+    });
+  }
+});
+
+test('tab back from history shows current state', async ({ context, page, demo }) => {
+  await logIn(page, demo);
+  expect(await fetchMany(page, '/api/me', 1)).toEqual([200]);
+  const other = await openTab(context, demo);
+  await other.goto(`${demo.appUrl}/plain/`);
+
+  // The session ends while the other tab shows another page.
+  const refreshToken = demo.provider.secrets.refreshTokens.at(-1)!;
+  await fetch(`${demo.issuer}/token/revocation`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ token: refreshToken, token_type_hint: 'refresh_token', client_id: demo.clientId }),
+  });
+  demo.api.rejectSeenTokens();
+  expect(await fetchMany(page, '/api/me', 1)).toEqual([401]);
+  await expect(page.locator('#status')).toHaveAttribute('data-status', 'login_required');
+
+  await other.goBack();
+  await expect(other.locator('#status')).toHaveAttribute('data-status', 'login_required');
+});

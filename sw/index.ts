@@ -88,15 +88,16 @@ export function installTokenGuardian(config: GuardianConfig): void {
 
   const provider = new ProviderClient(resolved);
   const storage = new SealedStore();
+  // A round takes at most 3 attempts and 2 pauses of at most 10 s; waiting longer means the
+  // holder is stuck, and the waiter gives up with a timeout.
+  const lock = webLock(3 * resolved.providerTimeoutMs + 20_000);
   const sessions = new SessionManager({
     refresher: provider,
     persistence: new SessionStore(storage, resolved.persistence),
     refreshLeewaySeconds: resolved.refreshLeewaySeconds,
     emit: broadcast,
     waitLimitMs: resolved.providerTimeoutMs,
-    // A round takes at most 3 attempts and 2 pauses of at most 10 s; waiting longer means the
-    // holder is stuck, and the waiter gives up with a timeout.
-    lock: webLock(3 * resolved.providerTimeoutMs + 20_000),
+    ...(lock === undefined ? {} : { lock }),
   });
   const login = new LoginFlow(resolved, provider, new TransactionStore(storage), sessions);
   const emitRequestEvents = resolved.requestEvents ? broadcast : undefined;

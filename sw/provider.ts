@@ -72,6 +72,11 @@ export function describeProviderError(error: unknown): string {
 }
 
 /** Creates the per-session DPoP key pair: ES256, private key not extractable. */
+/** The `DPoP` request option, left out entirely for bearer tokens. */
+export function dpopOption(dpop: oauth.DPoPHandle | undefined): { DPoP?: oauth.DPoPHandle } {
+  return dpop === undefined ? {} : { DPoP: dpop };
+}
+
 export function generateDpopKeyPair(): Promise<CryptoKeyPair> {
   return oauth.generateKeyPair('ES256', { extractable: false });
 }
@@ -214,7 +219,7 @@ export class ProviderClient {
           callbackParameters,
           this.#config.redirectUri.href,
           request.codeVerifier,
-          { ...this.#requestOptions(), DPoP: dpop },
+          { ...this.#requestOptions(), ...dpopOption(dpop) },
         );
         const receivedAt = Date.now();
         const result = await oauth.processAuthorizationCodeResponse(metadata, this.#client, response, {
@@ -238,7 +243,7 @@ export class ProviderClient {
     const metadata = await this.metadata();
     const dpop = this.dpopHandle(keyPair);
     return this.#withNonceRetry(dpop, async () => {
-      const options = { ...this.#requestOptions(), DPoP: dpop };
+      const options = { ...this.#requestOptions(), ...dpopOption(dpop) };
       const response = await oauth.refreshTokenGrantRequest(metadata, this.#client, this.#clientAuth, refreshToken, options);
       const receivedAt = Date.now();
       const result = await oauth.processRefreshTokenResponse(metadata, this.#client, response);

@@ -4,7 +4,7 @@
 import * as oauth from 'oauth4webapi';
 import type { GuardianError } from './errors.ts';
 import type { GuardianEvent, RequestOutcome } from './protocol.ts';
-import type { ProviderClient } from './provider.ts';
+import { dpopOption, type ProviderClient } from './provider.ts';
 import type { Session, SessionManager } from './session.ts';
 
 export interface ResourceFetchContext {
@@ -63,7 +63,7 @@ async function send(request: Request, body: ArrayBuffer | null, session: Session
   const url = new URL(request.url);
   try {
     const response = await oauth.protectedResourceRequest(session.accessToken, request.method, url, new Headers(), null, {
-      DPoP: provider.dpopHandle(session.keyPair),
+      ...dpopOption(provider.dpopHandle(session.keyPair)),
       // Resources on plain http are limited to loopback hosts by the configuration check.
       [oauth.allowInsecureRequests]: url.protocol === 'http:',
       [oauth.customFetch]: (_url, options) => fetch(outgoingRequest(request, body, new Headers(options.headers))),

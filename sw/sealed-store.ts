@@ -14,24 +14,31 @@ const sealingKeyName = 'sealing-key';
 
 export class SealedStore {
   readonly #store: UseStore;
-  #key: Promise<CryptoKey> | null = null;
+  #creatingKey: Promise<CryptoKey> | null = null;
 
+  // idb-keyval opens a new connection when the browser closed the old one, for example after
+  // the page or the user deleted the database; the next write then creates it again.
   constructor(databaseName = 'sw-token-guardian') {
     this.#store = createStore(databaseName, 'keyval');
   }
 
-  #sealingKey(): Promise<CryptoKey> {
-    this.#key ??= (async () => {
-      const existing = await get<CryptoKey>(sealingKeyName, this.#store);
-      if (existing !== undefined) return existing;
+  /**
+   * Reads the sealing key, creating it when the database has none. The key is read from the
+   * database each time rather than cached, so a value is never sealed with a key that a
+   * recreated database does not contain.
+   */
+  async #sealingKey(): Promise<CryptoKey> {
+    const existing = await get<CryptoKey>(sealingKeyName, this.#store);
+    if (existing !== undefined) return existing;
+
+    this.#creatingKey ??= (async () => {
       const key = await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']);
       await set(sealingKeyName, key, this.#store);
       return key;
-    })().catch((error: unknown) => {
-      this.#key = null;
-      throw error;
+    })().finally(() => {
+      this.#creatingKey = null;
     });
-    return this.#key;
+    return this.#creatingKey;
   }
 
   /** Stores `value` as JSON, sealed with the store's key. */

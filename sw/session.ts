@@ -136,6 +136,9 @@ export class SessionManager {
     } catch (error) {
       // The session goes on in memory; it is lost when the browser stops the worker.
       warn('saving the session to IndexedDB failed, so it lives in memory only', error);
+      this.#error = toErrorInfo(
+        new GuardianError('storage_failed', `sw-token-guardian: saving the session in IndexedDB failed (${String(error)}), so it lives in memory only and ends when the browser stops the worker`),
+      );
     }
   }
 
