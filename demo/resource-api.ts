@@ -20,8 +20,8 @@ export interface ApiRequestRecord {
 }
 
 /**
- * DPoP nonce policy: `off` issues none; `required` demands the one nonce it issued; `always-new`
- * rejects every proof with a fresh nonce, like a resource whose nonces never settle.
+ * DPoP nonce policy. `off` issues no nonce, and `required` demands the one nonce it issued.
+ * `always-new` rejects every proof with a fresh nonce, like a resource whose nonces never settle.
  */
 export type DpopNonceMode = 'off' | 'required' | 'always-new';
 

@@ -165,7 +165,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<DemoServers>
       res.writeHead(200, { ...noStore, 'content-type': 'text/html; charset=utf-8' });
       res.end(indexHtml.replaceAll('%OTHER_ORIGIN%', `http://127.0.0.1:${otherPort}`));
     } else if (path === '/plain-sw.js') {
-      // A worker without the guardian, for tests of calls that no worker answers.
+      // A worker without the guardian, for tests of calls that get no response.
       res.writeHead(200, { ...noStore, 'content-type': 'text/javascript' });
       res.end("self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));");
     } else if (path === '/favicon.ico') {

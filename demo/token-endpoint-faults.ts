@@ -5,8 +5,8 @@ import type { KoaContextWithOIDC } from 'oidc-provider';
 
 /**
  * - `none`: requests pass.
- * - `unreachable`: the connection is closed before any answer, as when the provider is down.
- * - `status`: the endpoint answers `status` (503 by default) with an optional `Retry-After`.
+ * - `unreachable`: the connection is closed before any response, as when the provider is down.
+ * - `status`: the endpoint responds with `status` (503 by default) and an optional `Retry-After`.
  * - `lose-response`: the provider processes the request, rotating the refresh token, and the
  *   connection is closed before the response leaves, as when a network drops it.
  */
@@ -55,7 +55,7 @@ export class TokenEndpointFaults {
         req.socket.destroy();
         return false;
       case 'status': {
-        // The worker calls the token endpoint cross-origin, so the answer needs CORS headers,
+        // The worker calls the token endpoint cross-origin, so the response needs CORS headers,
         // and Retry-After is readable only when exposed.
         const headers: Record<string, string> = {
           'content-type': 'application/json',
@@ -68,7 +68,7 @@ export class TokenEndpointFaults {
         return false;
       }
       case 'lose-response':
-        // The provider still runs the grant; only its answer never arrives.
+        // The provider still runs the grant, but its response never arrives.
         res.end = (() => {
           req.socket.destroy();
           return res;
@@ -86,7 +86,7 @@ interface GraceEntry {
 
 /**
  * Koa middleware that lets a rotated refresh token be presented again for `graceSeconds`
- * and answers with the same successor tokens, the way providers with a reuse interval do.
+ * and responds with the same successor tokens, the way providers with a reuse interval do.
  * It parses the token request itself, so oidc-provider reads the parsed body.
  */
 export function refreshReuseGrace(graceSeconds: number) {
@@ -106,7 +106,7 @@ export function refreshReuseGrace(graceSeconds: number) {
       ctx.status = cached.status;
       ctx.body = cached.body;
       ctx.set('cache-control', 'no-store');
-      // oidc-provider's CORS handling does not run for this answer.
+      // oidc-provider's CORS handling does not run for this response.
       const origin = ctx.get('origin');
       if (origin !== '') ctx.set('access-control-allow-origin', origin);
       return undefined;

@@ -71,7 +71,7 @@ test.describe('provider outages', () => {
     expect(offline === 'TypeError' || (typeof offline === 'object' && offline.status === 503)).toBe(true);
     expect(await authStatus(page)).toBe('authenticated');
 
-    // Back online, the page tells the worker, which refreshes without waiting for a request.
+    // Back online, the page notifies the worker, which refreshes without waiting for a request.
     await context.setOffline(false);
     await expect.poll(() => demo.provider.counters.refreshGrants, { timeout: 5_000 }).toBe(1);
     expect(await fetchMany(page, '/api/me', 1)).toEqual([200]);
@@ -190,7 +190,7 @@ test('call after worker stop reconnects', async ({ page, demo }) => {
 });
 
 test('unanswered call rejects with timeout', async ({ page, demo }) => {
-  // A worker that never answers: registered in its own scope, without the guardian.
+  // A worker that never responds: registered in its own scope, without the guardian.
   await page.goto(`${demo.appUrl}/plain/`);
   const outcome = await page.evaluate(async () => {
     const client = (await import('/client.js' as string)) as typeof import('../client/index.ts');

@@ -45,7 +45,7 @@ test.describe('logout during refresh', () => {
 
   test('late refresh result is discarded', async ({ page, demo }) => {
     await logIn(page, demo);
-    // The provider rotates at once but answers 1.5 s later, so the logout comes in between.
+    // The provider rotates at once but responds 1.5 s later, so the logout comes in between.
     demo.provider.faults.set({ mode: 'none', responseDelayMs: 1_500 });
     await page.waitForTimeout(3_300);
 

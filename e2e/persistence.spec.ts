@@ -55,7 +55,7 @@ test.describe('restored session refresh', () => {
     expect(await fetchMany(page, '/api/me', 1)).toEqual([200]);
     expect(demo.provider.counters.refreshGrants).toBe(1);
 
-    // The restored session holds the rotated refresh token and the fresh access token.
+    // The restored session contains the rotated refresh token and the fresh access token.
     await stopServiceWorkers(page);
     expect(await fetchMany(page, '/api/me', 2)).toEqual([200, 200]);
     expect(demo.provider.counters.refreshGrants).toBe(1);

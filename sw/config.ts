@@ -28,13 +28,13 @@ export interface GuardianConfig {
   providerTimeoutMs?: number;
   /**
    * DPoP (RFC 9449) sender-constrained tokens. `'auto'` (default) uses DPoP when discovery lists
-   * ES256 in `dpop_signing_alg_values_supported`; `true` requires it and fails the worker's
-   * installation against a provider without it; `false` uses bearer tokens.
+   * ES256 in `dpop_signing_alg_values_supported`. `true` requires it, so the worker fails to
+   * install against a provider without it. `false` uses bearer tokens.
    */
   dpop?: 'auto' | boolean;
   /**
-   * Where the session lives. `'auto'` (default) persists DPoP-bound sessions in IndexedDB and
-   * keeps bearer sessions in memory; `'memory'` never persists; `'indexeddb'` also persists
+   * Storage of the session. `'auto'` (default) persists DPoP-bound sessions in IndexedDB and
+   * keeps bearer sessions in memory. `'memory'` never persists. `'indexeddb'` also persists
    * bearer tokens, which a script in the page could then decrypt and use elsewhere.
    */
   persistence?: 'auto' | 'memory' | 'indexeddb';

@@ -88,8 +88,8 @@ export function installTokenGuardian(config: GuardianConfig): void {
 
   const provider = new ProviderClient(resolved);
   const storage = new SealedStore();
-  // A round takes at most 3 attempts and 2 pauses of at most 10 s; waiting longer means the
-  // holder is stuck, and the waiter gives up with a timeout.
+  // A round takes at most 3 attempts and 2 pauses of at most 10 s. A longer wait means the
+  // holder is stuck, so the waiter gives up with a timeout.
   const lock = webLock(3 * resolved.providerTimeoutMs + 20_000);
   const sessions = new SessionManager({
     refresher: provider,

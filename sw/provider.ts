@@ -72,7 +72,7 @@ export function describeProviderError(error: unknown): string {
 }
 
 /** Creates the per-session DPoP key pair: ES256, private key not extractable. */
-/** The `DPoP` request option, left out entirely for bearer tokens. */
+/** Builds the `DPoP` request option, which is left out entirely for bearer tokens. */
 export function dpopOption(dpop: oauth.DPoPHandle | undefined): { DPoP?: oauth.DPoPHandle } {
   return dpop === undefined ? {} : { DPoP: dpop };
 }
@@ -157,8 +157,8 @@ export class ProviderClient {
     return supported;
   }
 
-  // Retries once when the provider or a resource asks for a fresh DPoP nonce; the handle has
-  // already stored the nonce from the rejected response.
+  // Retries once when the provider demands a fresh DPoP nonce. The handle has already stored
+  // the nonce from the rejected response.
   async #withNonceRetry<T>(dpop: oauth.DPoPHandle | undefined, attempt: () => Promise<T>): Promise<T> {
     try {
       return await attempt();

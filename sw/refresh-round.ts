@@ -21,7 +21,7 @@ export interface RefreshRoundInput {
   random?: () => number;
   /** Attempts per round for retryable failures. Default 3. */
   maxAttempts?: number;
-  /** Longest wait between attempts, in ms; a longer `Retry-After` ends the round. Default 10000. */
+  /** Maximum wait between attempts, in ms; a longer `Retry-After` ends the round. Default 10000. */
   maxRetryDelayMs?: number;
 }
 

@@ -86,8 +86,8 @@ async function sendWithNonceRetry(request: Request, body: ArrayBuffer | null, se
 }
 
 /**
- * Answers a request whose expired token could not be renewed. A 503 with a JSON body, not a
- * 401, so that page code that logs out on 401 keeps the session the worker still holds.
+ * Builds the response for a request whose expired token could not be renewed: a 503 with a
+ * JSON body rather than a 401, so page code that logs out on 401 keeps the worker's session.
  */
 function refreshFailedResponse(error: GuardianError): Response {
   const body = JSON.stringify({ error: error.code, error_description: error.message });

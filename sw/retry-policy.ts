@@ -1,10 +1,10 @@
-// How refresh failures are classified and how long the worker waits before trying again.
+// Classification of refresh failures, and the pauses before the worker tries again.
 import * as oauth from 'oauth4webapi';
 import { isGrantRejection } from './provider.ts';
 
 /**
  * - `rejected`: the provider refused the grant; only a new login helps.
- * - `timeout`: no answer in time; the provider may still have processed the request, so it is
+ * - `timeout`: no response in time; the provider may still have processed the request, so it is
  *   not repeated within the same round.
  * - `retryable`: a network error, 429 or 5xx; worth a short, bounded retry.
  * - `failed`: any other error; the session is kept and the next round tries again later.

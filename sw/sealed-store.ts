@@ -16,8 +16,8 @@ export class SealedStore {
   readonly #store: UseStore;
   #creatingKey: Promise<CryptoKey> | null = null;
 
-  // idb-keyval opens a new connection when the browser closed the old one, for example after
-  // the page or the user deleted the database; the next write then creates it again.
+  // idb-keyval opens a new connection when the browser closed the old one, for example because
+  // the page or the user deleted the database. The next write then creates the database again.
   constructor(databaseName = 'sw-token-guardian') {
     this.#store = createStore(databaseName, 'keyval');
   }

@@ -32,15 +32,15 @@ export interface SessionPersistence {
 
 export interface SessionOptions {
   refresher: TokenRefresher;
-  /** Where sessions outlive the worker; without it they live in memory only. */
+  /** Storage in which sessions outlive the worker; without it they live in memory only. */
   persistence?: SessionPersistence;
   refreshLeewaySeconds: number;
   emit: (event: GuardianEvent) => void;
   /** Serializes refreshes across worker instances; without it they are serialized per instance. */
   lock?: RefreshLock;
   /**
-   * Longest time a request waits for a refresh, in ms; it then settles with the resource's 401
-   * or a 503 `refresh_failed`. Also the least pause after a timed-out refresh. Default 10000.
+   * Maximum time a request waits for a refresh, in ms, before it settles with the resource's 401
+   * or a 503 `refresh_failed`. Also the minimum pause after a timed-out refresh. Default 10000.
    */
   waitLimitMs?: number;
   now?: () => number;
