@@ -141,3 +141,40 @@ test('nonce challenge retried once', async () => {
     },
   );
 });
+
+test('large stream sent once without retry', async () => {
+  const { context, refreshCount } = await setup({ accessToken: 'access-2', refreshToken: 'refresh-2', idToken: undefined, expiresAt: Date.now() + 600_000, lifetimeMs: 600_000 });
+  const text = 'x'.repeat(100);
+  const stream = new ReadableStream<Uint8Array>({
+    start(controller) {
+      for (let i = 0; i < 10; i++) controller.enqueue(new TextEncoder().encode(text.slice(i * 10, i * 10 + 10)));
+      controller.close();
+    },
+  });
+  const request = new Request('https://api.example.com/v1/upload', { method: 'POST', body: stream, duplex: 'half' } as RequestInit);
+
+  await withFetch(
+    () => new Response(null, { status: 401, headers: { 'www-authenticate': 'DPoP error="invalid_token"' } }),
+    async (sent) => {
+      const response = await fetchResource(request, { ...context, maxReplayableBodyBytes: 25 });
+      expect(response.status).toBe(401);
+      expect(sent).toHaveLength(1);
+      expect(sent[0]!.body).toBe(text);
+      // The refresh still runs for the requests that follow.
+      await expect.poll(refreshCount).toBe(1);
+    },
+  );
+});
+
+test('small body is replayed after 401', async () => {
+  const { context } = await setup({ accessToken: 'access-2', refreshToken: 'refresh-2', idToken: undefined, expiresAt: Date.now() + 600_000, lifetimeMs: 600_000 });
+  const request = new Request('https://api.example.com/v1/upload', { method: 'POST', body: new Blob(['blob ', 'parts']) });
+
+  await withFetch(
+    (_sent, index) => new Response(null, { status: index === 0 ? 401 : 200, headers: index === 0 ? { 'www-authenticate': 'DPoP error="invalid_token"' } : {} }),
+    async (sent) => {
+      expect((await fetchResource(request, { ...context, maxReplayableBodyBytes: 25 })).status).toBe(200);
+      expect(sent.map((attempt) => attempt.body)).toEqual(['blob parts', 'blob parts']);
+    },
+  );
+});

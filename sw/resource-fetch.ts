@@ -14,7 +14,14 @@ export interface ResourceFetchContext {
   waitUntil: (promise: Promise<unknown>) => void;
   /** Called with request events when they are enabled, otherwise undefined. */
   emit: ((event: GuardianEvent) => void) | undefined;
+  /** Largest body kept in memory so it can be sent again; larger ones are streamed once. Default 16 MiB. */
+  maxReplayableBodyBytes?: number;
 }
+
+/** A body the worker can send again byte for byte, or a stream it can send only once. */
+type OutgoingBody = { replayable: true; bytes: ArrayBuffer | null } | { replayable: false; stream: ReadableStream<Uint8Array> };
+
+const defaultMaxReplayableBodyBytes = 16 * 1024 * 1024;
 
 interface Attempt {
   response: Response;
@@ -28,16 +35,19 @@ let requestCount = 0;
  * Copies everything the page set on `request`, with the body buffered by the caller so it can
  * be sent again byte for byte, and with `credentials` replacing any Authorization or DPoP header.
  */
-function outgoingRequest(request: Request, body: ArrayBuffer | null, credentials: Headers | null): Request {
+function outgoingRequest(request: Request, body: OutgoingBody, credentials: Headers | null): Request {
   const headers = new Headers(request.headers);
   headers.delete('authorization');
   headers.delete('dpop');
   credentials?.forEach((value, name) => headers.set(name, value));
 
+  // A stream body needs `duplex: 'half'`; TypeScript's DOM types do not list that member yet.
+  const streamOptions = body.replayable ? {} : ({ duplex: 'half' } as RequestInit);
   return new Request(request.url, {
+    ...streamOptions,
     method: request.method,
     headers,
-    body,
+    body: body.replayable ? body.bytes : body.stream,
     // `no-cors` would silently drop the Authorization header; `cors` also covers same-origin URLs.
     mode: request.mode === 'no-cors' || request.mode === 'navigate' ? 'cors' : request.mode,
     credentials: request.credentials,
@@ -51,13 +61,52 @@ function outgoingRequest(request: Request, body: ArrayBuffer | null, credentials
   });
 }
 
-async function bufferedBody(request: Request): Promise<ArrayBuffer | null> {
-  if (request.method === 'GET' || request.method === 'HEAD') return null;
-  return request.arrayBuffer();
+function concatenate(chunks: Uint8Array[], size: number): ArrayBuffer {
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes.buffer;
+}
+
+/** Continues a partly read body: the chunks read so far, then the rest from `reader`. */
+function resumedStream(chunks: Uint8Array[], reader: ReadableStreamDefaultReader<Uint8Array>): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      for (const chunk of chunks) controller.enqueue(chunk);
+    },
+    async pull(controller) {
+      const { done, value } = await reader.read();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
+}
+
+/**
+ * Reads the page's body into memory so it can be sent again after a 401. A body larger than
+ * `maxBytes`, such as a long upload stream, is passed on as a stream instead, and sent once.
+ */
+async function readBody(request: Request, maxBytes: number): Promise<OutgoingBody> {
+  if (request.method === 'GET' || request.method === 'HEAD' || request.body === null) return { replayable: true, bytes: null };
+
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return { replayable: true, bytes: concatenate(chunks, size) };
+    chunks.push(value);
+    size += value.byteLength;
+    if (size > maxBytes) return { replayable: false, stream: resumedStream(chunks, reader) };
+  }
 }
 
 /** Sends one attempt. oauth4webapi builds the Authorization and DPoP headers; the request itself is the page's. */
-async function send(request: Request, body: ArrayBuffer | null, session: Session | null, provider: ProviderClient): Promise<Attempt> {
+async function send(request: Request, body: OutgoingBody, session: Session | null, provider: ProviderClient): Promise<Attempt> {
   if (session === null) return { response: await fetch(outgoingRequest(request, body, null)), nonceChallenge: false };
 
   const url = new URL(request.url);
@@ -77,9 +126,9 @@ async function send(request: Request, body: ArrayBuffer | null, session: Session
 }
 
 /** Sends with `session`, and once more when the resource demands a DPoP nonce. */
-async function sendWithNonceRetry(request: Request, body: ArrayBuffer | null, session: Session | null, provider: ProviderClient): Promise<Attempt> {
+async function sendWithNonceRetry(request: Request, body: OutgoingBody, session: Session | null, provider: ProviderClient): Promise<Attempt> {
   const first = await send(request, body, session, provider);
-  if (!first.nonceChallenge) return first;
+  if (!first.nonceChallenge || !body.replayable) return first;
   await first.response.body?.cancel();
   // The DPoP handle stored the nonce from the challenge. A second challenge goes to the page.
   return send(request, body, session, provider);
@@ -109,7 +158,7 @@ export async function fetchResource(request: Request, context: ResourceFetchCont
     context.emit?.({ type: 'request', requestId, method: request.method, path, outcome, ...(status === undefined ? {} : { status }) });
   };
 
-  const body = await bufferedBody(request);
+  const body = await readBody(request, context.maxReplayableBodyBytes ?? defaultMaxReplayableBodyBytes);
   await context.sessions.ready();
   const { session, error } = await context.sessions.sessionForRequest(context.waitUntil);
   if (error !== null) {
@@ -136,6 +185,12 @@ export async function fetchResource(request: Request, context: ResourceFetchCont
   // already replaced gets the newer one without another refresh.
   const refreshing = context.sessions.refreshAfter(session.generation, 'rejection');
   context.waitUntil(refreshing);
+  if (!body.replayable) {
+    // The stream was sent and cannot be sent again, so the 401 goes to the page; the refresh
+    // still serves the requests that follow.
+    report('unauthorized', response.status);
+    return response;
+  }
   const renewed = await context.sessions.waitLimited(refreshing);
   if (renewed === undefined || renewed === null || renewed.generation === session.generation) {
     report('unauthorized', response.status);
