@@ -14,6 +14,7 @@ const browser = {
 };
 
 await mkdir('dist/demo', { recursive: true });
+await mkdir('dist/bench', { recursive: true });
 
 await Promise.all([
   // Library builds: ESM with dependencies left to the app's bundler.
@@ -36,4 +37,17 @@ await Promise.all([
     logLevel: 'warning',
   }),
   copyFile('demo/index.html', 'dist/demo/index.html'),
+
+  // The benchmark: its driver for Node, and the in-page baseline it compares against.
+  esbuild.build({ ...browser, entryPoints: ['e2e/bench/baseline-app.ts'], outfile: 'dist/bench/baseline.js', format: 'esm', minify: true }),
+  esbuild.build({
+    entryPoints: ['e2e/bench/run.ts'],
+    outfile: 'dist/bench/run.js',
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    packages: 'external',
+    logLevel: 'warning',
+  }),
 ]);

@@ -30,6 +30,8 @@ export interface ProviderOptions {
   requireDpopNonce?: boolean;
   /** Accepts a rotated refresh token again for this many seconds. Default 0: reuse revokes the grant. */
   refreshReuseGraceSeconds?: number;
+  /** Registered redirect URIs. Default: `<appOrigin>/callback`. */
+  redirectUris?: string[];
 }
 
 /** Secrets the provider issued or received, kept so tests can search page-readable places for them. */
@@ -47,6 +49,8 @@ export interface ProviderCounters {
   /** Token endpoint requests that ended in an OAuth error, by error code. */
   grantErrors: Record<string, number>;
   revocations: number;
+  /** Grants revoked by the provider, for example by refresh token reuse detection. */
+  grantsRevoked: number;
 }
 
 export interface DemoProvider {
@@ -148,7 +152,7 @@ function recordTokenTraffic(ctx: KoaContextWithOIDC, counters: ProviderCounters,
 
 /** Creates the provider and a request handler that serves it together with its login page. */
 export async function createDemoProvider(options: ProviderOptions): Promise<DemoProvider> {
-  const counters: ProviderCounters = { authorizationCodeGrants: 0, refreshGrants: 0, grantErrors: {}, revocations: 0 };
+  const counters: ProviderCounters = { authorizationCodeGrants: 0, refreshGrants: 0, grantErrors: {}, revocations: 0, grantsRevoked: 0 };
   const secrets: IssuedSecrets = { accessTokens: [], refreshTokens: [], idTokens: [], codes: [], codeVerifiers: [] };
   const apiScope = 'api:read api:write';
 
@@ -161,7 +165,7 @@ export async function createDemoProvider(options: ProviderOptions): Promise<Demo
         application_type: 'web',
         grant_types: ['authorization_code', 'refresh_token'],
         response_types: ['code'],
-        redirect_uris: [`${options.appOrigin}/callback`],
+        redirect_uris: options.redirectUris ?? [`${options.appOrigin}/callback`],
         post_logout_redirect_uris: [`${options.appOrigin}/`],
         id_token_signed_response_alg: 'ES256',
       },
@@ -238,6 +242,7 @@ export async function createDemoProvider(options: ProviderOptions): Promise<Demo
   };
 
   const provider = new Provider(options.issuer, configuration);
+  provider.on('grant.revoked', () => counters.grantsRevoked++);
   if (options.refreshReuseGraceSeconds) provider.use(refreshReuseGrace(options.refreshReuseGraceSeconds));
   provider.use(async (ctx, next) => {
     await next();

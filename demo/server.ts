@@ -27,6 +27,10 @@ export interface DemoOptions {
   guardian?: Partial<GuardianConfig>;
   /** Folder with the built `index.html`, `app.js` and `sw.js`. */
   distDir?: string;
+  /** Serves extra paths on the app origin, for benchmarks; returns false for paths it does not serve. */
+  extraRoutes?: (path: string, req: IncomingMessage, res: ServerResponse) => boolean;
+  /** Paths on the app origin registered as redirect URIs besides `/callback`. */
+  extraRedirectUris?: string[];
 }
 
 export interface OtherOriginRecord {
@@ -126,6 +130,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<DemoServers>
     dpop: options.providerDpop ?? true,
     requireDpopNonce: options.providerDpopNonce ?? false,
     refreshReuseGraceSeconds: options.refreshReuseGraceSeconds ?? 0,
+    redirectUris: [`${appUrl}/callback`, ...(options.extraRedirectUris ?? []).map((path) => `${appUrl}${path}`)],
   });
   const api = createResourceApi({ issuer, jwksUri: `${issuer}/jwks`, audience: apiUrl, origin: appUrl, nonceMode: options.apiDpopNonce ?? 'off' });
   const otherRecords: OtherOriginRecord[] = [];
@@ -168,6 +173,8 @@ export async function startDemo(options: DemoOptions = {}): Promise<DemoServers>
       // A worker without the guardian, for tests of calls that get no response.
       res.writeHead(200, { ...noStore, 'content-type': 'text/javascript' });
       res.end("self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));");
+    } else if (options.extraRoutes?.(path, req, res) === true) {
+      // Served by the extra routes.
     } else if (path === '/favicon.ico') {
       res.writeHead(204, noStore);
       res.end();
