@@ -22,7 +22,8 @@ await Promise.all([
   esbuild.build({ ...browser, entryPoints: ['client/index.ts'], outfile: 'dist/client/index.js', format: 'esm', packages: 'external' }),
 
   // The demo: a classic worker script (the server prepends its configuration) and a module page script.
-  esbuild.build({ ...browser, entryPoints: ['demo/sw.ts'], outfile: 'dist/demo/sw.js', format: 'iife', minify: true }),
+  // Not minified, so worker profiles (npm run bench) show function names.
+  esbuild.build({ ...browser, entryPoints: ['demo/sw.ts'], outfile: 'dist/demo/sw.js', format: 'iife' }),
   esbuild.build({ ...browser, entryPoints: ['demo/app.ts'], outfile: 'dist/demo/app.js', format: 'esm', minify: true }),
   // The page client alone, for tests that connect to a worker other than the demo's.
   esbuild.build({ ...browser, entryPoints: ['client/index.ts'], outfile: 'dist/demo/client.js', format: 'esm', minify: true }),

@@ -108,6 +108,12 @@ async function readBody(request: Request, maxBytes: number): Promise<OutgoingBod
 /** Sends one attempt. oauth4webapi builds the Authorization and DPoP headers; the request itself is the page's. */
 async function send(request: Request, body: OutgoingBody, session: Session | null, provider: ProviderClient): Promise<Attempt> {
   if (session === null) return { response: await fetch(outgoingRequest(request, body, null)), nonceChallenge: false };
+  if (session.keyPair === undefined) {
+    // A bearer token is one header, so it is set directly rather than through oauth4webapi's
+    // per-request option and header conversions.
+    const credentials = new Headers({ authorization: `Bearer ${session.accessToken}` });
+    return { response: await fetch(outgoingRequest(request, body, credentials)), nonceChallenge: false };
+  }
 
   const url = new URL(request.url);
   try {

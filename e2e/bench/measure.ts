@@ -75,21 +75,23 @@ export async function stopServiceWorkers(page: Page): Promise<void> {
   await cdp.detach();
 }
 
+type WorkerCall = (method: string, params?: Record<string, unknown>) => Promise<Record<string, unknown>>;
+
 /**
- * Reads the JS heap of the service worker for `scope` through a browser-level DevTools session,
- * after a garbage collection. Returns bytes used.
+ * Runs `task` with a DevTools session attached to the running service worker whose script is
+ * `scriptUrl`, through a browser-level session (Playwright opens page sessions only).
  */
-export async function workerHeapBytes(browser: Browser, scope: string): Promise<number> {
+async function withWorkerSession<T>(browser: Browser, scriptUrl: string, task: (call: WorkerCall) => Promise<T>): Promise<T> {
   const session: CDPSession = await browser.newBrowserCDPSession();
   try {
     const { targetInfos } = (await session.send('Target.getTargets')) as { targetInfos: Array<{ targetId: string; type: string; url: string }> };
-    const target = targetInfos.find((info) => info.type === 'service_worker' && info.url.startsWith(scope));
-    if (target === undefined) throw new Error(`no running service worker under ${scope}`);
+    const target = targetInfos.find((info) => info.type === 'service_worker' && info.url === scriptUrl);
+    if (target === undefined) throw new Error(`no running service worker with the script ${scriptUrl}`);
     const { sessionId } = (await session.send('Target.attachToTarget', { targetId: target.targetId, flatten: false })) as { sessionId: string };
 
     let nextId = 1;
-    const call = (method: string) =>
-      new Promise<Record<string, unknown>>((resolve, reject) => {
+    const call: WorkerCall = (method, params = {}) =>
+      new Promise((resolve, reject) => {
         const id = nextId++;
         const onMessage = (event: { sessionId: string; message: string }) => {
           const reply = JSON.parse(event.message) as { id?: number; result?: Record<string, unknown>; error?: { message: string } };
@@ -99,17 +101,66 @@ export async function workerHeapBytes(browser: Browser, scope: string): Promise<
           else resolve(reply.result ?? {});
         };
         session.on('Target.receivedMessageFromTarget', onMessage);
-        void session.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id, method }) });
+        void session.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id, method, params }) });
       });
 
-    await call('HeapProfiler.enable');
-    await call('HeapProfiler.collectGarbage');
-    const usage = await call('Runtime.getHeapUsage');
+    const result = await task(call);
     await session.send('Target.detachFromTarget', { sessionId });
-    return usage.usedSize as number;
+    return result;
   } finally {
     await session.detach();
   }
+}
+
+/** Reads the JS heap of the service worker running `scriptUrl` after a garbage collection, in bytes. */
+export function workerHeapBytes(browser: Browser, scriptUrl: string): Promise<number> {
+  return withWorkerSession(browser, scriptUrl, async (call) => {
+    await call('HeapProfiler.enable');
+    await call('HeapProfiler.collectGarbage');
+    const usage = await call('Runtime.getHeapUsage');
+    return usage.usedSize as number;
+  });
+}
+
+export interface ProfileEntry {
+  function: string;
+  selfMs: number;
+  share: number;
+}
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+}
+
+/**
+ * Samples the service worker's CPU while `during` runs and returns the functions with the most
+ * self time. `(idle)` and `(program)` are the worker waiting and the engine's own work.
+ */
+export function profileWorker(browser: Browser, scriptUrl: string, during: () => Promise<unknown>, top = 12): Promise<ProfileEntry[]> {
+  return withWorkerSession(browser, scriptUrl, async (call) => {
+    await call('Profiler.enable');
+    await call('Profiler.setSamplingInterval', { interval: 100 });
+    await call('Profiler.start');
+    await during();
+    const { profile } = (await call('Profiler.stop')) as { profile: { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] } };
+
+    const nodes = new Map(profile.nodes.map((node) => [node.id, node]));
+    const selfMicros = new Map<string, number>();
+    let total = 0;
+    profile.samples.forEach((nodeId, index) => {
+      const frame = nodes.get(nodeId)?.callFrame;
+      const file = frame?.url.split('/').pop() ?? '';
+      const name = frame === undefined ? '(unknown)' : `${frame.functionName || '(anonymous)'}${file ? ` ${file}:${frame.lineNumber + 1}` : ''}`;
+      const delta = profile.timeDeltas[index] ?? 0;
+      selfMicros.set(name, (selfMicros.get(name) ?? 0) + delta);
+      total += delta;
+    });
+    return [...selfMicros]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([name, micros]) => ({ function: name, selfMs: micros / 1000, share: micros / Math.max(1, total) }));
+  });
 }
 
 export async function newTabs(context: BrowserContext, url: string, count: number, ready: (page: Page) => Promise<unknown>): Promise<Page[]> {

@@ -8,7 +8,18 @@ import { chromium, type Browser, type Page } from '@playwright/test';
 import { startDemo, type DemoOptions, type DemoServers } from '../../demo/server.ts';
 import { findChromium } from '../chromium.mjs';
 import { comparedBundles, guardianBundles, measureBundles, type BundleSize } from './bundle-sizes.ts';
-import { installPassThrough, logIn, newTabs, stats, stopServiceWorkers, timeRequests, workerHeapBytes, type Stats } from './measure.ts';
+import {
+  installPassThrough,
+  logIn,
+  newTabs,
+  profileWorker,
+  stats,
+  stopServiceWorkers,
+  timeRequests,
+  workerHeapBytes,
+  type ProfileEntry,
+  type Stats,
+} from './measure.ts';
 import { writeReport } from './report.ts';
 import { benchRoutes } from './routes.ts';
 
@@ -50,8 +61,13 @@ async function pageLoads(page: Page, url: string, count: number): Promise<number
   return times;
 }
 
-/** Per-request latency of small GETs with no worker, a pass-through worker, and the guardian. */
-async function measureOverhead(browser: Browser): Promise<SetupLatency[]> {
+export interface WorkerProfile {
+  setup: string;
+  top: ProfileEntry[];
+}
+
+/** Per-request latency of small GETs with no worker, a pass-through worker, and the guardian, and CPU profiles of both workers. */
+async function measureOverhead(browser: Browser): Promise<{ latency: SetupLatency[]; profiles: WorkerProfile[] }> {
   const bearerDemo = await benchDemo({ accessTokenTtlSeconds: 3600, guardian: { dpop: false, requestEvents: false } });
   try {
     const guardianContext = await browser.newContext();
@@ -66,8 +82,8 @@ async function measureOverhead(browser: Browser): Promise<SetupLatency[]> {
 
     const setups = [
       { setup: 'no worker (page attaches the token)', page: nonePage, token: token as string | null, origin: bearerDemo.appUrl },
-      { setup: 'pass-through worker (floor)', page: floorPage, token: token as string | null, origin: bearerDemo.appUrl },
-      { setup: 'guardian, bearer', page: guardianPage, token: null, origin: bearerDemo.appUrl },
+      { setup: 'pass-through worker (floor)', page: floorPage, token: token as string | null, origin: bearerDemo.appUrl, script: '/bench/passthrough-sw.js' },
+      { setup: 'guardian, bearer', page: guardianPage, token: null, origin: bearerDemo.appUrl, script: '/sw.js' },
     ];
     const samples = setups.map(() => ({ sequential: [] as number[], concurrent: [] as number[], seqMedians: [] as number[], concMedians: [] as number[] }));
     for (let round = 0; round < rounds; round++) {
@@ -84,6 +100,13 @@ async function measureOverhead(browser: Browser): Promise<SetupLatency[]> {
       }
     }
 
+    // Profiles come from separate runs, so the sampling does not slow down the timed ones.
+    const profiles: WorkerProfile[] = [];
+    for (const { setup, page, token, origin, script } of setups.slice(1)) {
+      const top = await profileWorker(browser, `${origin}${script}`, () => timeRequests(page, '/api/bench', requestsPerRun, batchSize, token));
+      profiles.push({ setup, top });
+    }
+
     const results: SetupLatency[] = [];
     for (const [index, { setup, page, origin }] of setups.entries()) {
       const sample = samples[index]!;
@@ -96,7 +119,7 @@ async function measureOverhead(browser: Browser): Promise<SetupLatency[]> {
         assetPageLoad: stats(loads),
       });
     }
-    return results;
+    return { latency: results, profiles };
   } finally {
     await bearerDemo.close();
   }
@@ -234,7 +257,7 @@ async function measureMemory(browser: Browser): Promise<MemoryGrowth> {
     const page = await (await browser.newContext()).newPage();
     await logIn(page, demo);
     await timeRequests(page, '/api/bench', 200, 100, null);
-    const beforeBytes = await workerHeapBytes(browser, `${demo.appUrl}/`);
+    const beforeBytes = await workerHeapBytes(browser, `${demo.appUrl}/sw.js`);
 
     const requests = 10_000;
     await page.evaluate(async (count) => {
@@ -245,7 +268,7 @@ async function measureMemory(browser: Browser): Promise<MemoryGrowth> {
       demo.api.rejectSeenTokens();
       await page.evaluate(async () => (await fetch('/api/bench')).status);
     }
-    const afterBytes = await workerHeapBytes(browser, `${demo.appUrl}/`);
+    const afterBytes = await workerHeapBytes(browser, `${demo.appUrl}/sw.js`);
     return { beforeBytes, afterBytes, requests, refreshes };
   } finally {
     await demo.close();
@@ -258,6 +281,7 @@ export interface BenchResults {
   chromium: string;
   settings: { rounds: number; requestsPerRun: number; batchSize: number };
   overhead: SetupLatency[];
+  profiles: WorkerProfile[];
   storms: StormResult[];
   coldStart: ColdStart[];
   bundles: { guardian: BundleSize[]; compared: BundleSize[] };
@@ -278,7 +302,7 @@ async function main(): Promise<void> {
     // BENCH_SECTIONS=overhead,storm,coldstart,memory,bundles runs only the named sections.
     const sections = new Set((process.env.BENCH_SECTIONS ?? 'overhead,storm,coldstart,memory,bundles').split(','));
     console.log('bench: interception overhead');
-    const overhead = sections.has('overhead') ? await measureOverhead(browser) : [];
+    const { latency: overhead, profiles } = sections.has('overhead') ? await measureOverhead(browser) : { latency: [], profiles: [] };
     console.log('bench: refresh storms');
     const storms: StormResult[] = [];
     for (const tabs of sections.has('storm') ? [1, 5, 10] : []) {
@@ -305,6 +329,7 @@ async function main(): Promise<void> {
       chromium: version,
       settings: { rounds, requestsPerRun, batchSize },
       overhead,
+      profiles,
       storms,
       coldStart,
       bundles,
