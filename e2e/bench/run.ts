@@ -23,7 +23,7 @@ import {
 import { writeReport } from './report.ts';
 import { benchRoutes } from './routes.ts';
 
-const rounds = 2;
+const rounds = 3;
 const requestsPerRun = 2000;
 const batchSize = 100;
 // This file runs as dist/bench/run.js, beside the baseline bundle and next to dist/demo.
