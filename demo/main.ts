@@ -32,7 +32,7 @@ try {
 }
 
 console.log(`sw-token-guardian demo
-  app:          ${servers.appUrl}/   <- open this in Chromium, Chrome, Edge or Firefox
+  app:          ${servers.appUrl}/   <- open this in a browser with service workers
   provider:     ${servers.issuer}   (sign in as alice / wonderland, or bob / builder)
   api:          ${servers.apiUrl}   (a configured resource)
   other origin: ${servers.otherOrigin}   (not a resource: gets no credentials)
