@@ -13,6 +13,16 @@ const browser = {
   logLevel: 'warning',
 };
 
+// Node programs: the demo server and the benchmark driver, with dependencies left to node_modules.
+const node = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  packages: 'external',
+  logLevel: 'warning',
+};
+
 await mkdir('dist/demo', { recursive: true });
 await mkdir('dist/bench', { recursive: true });
 
@@ -27,28 +37,10 @@ await Promise.all([
   esbuild.build({ ...browser, entryPoints: ['demo/app.ts'], outfile: 'dist/demo/app.js', format: 'esm', minify: true }),
   // The page client alone, for tests that connect to a worker other than the demo's.
   esbuild.build({ ...browser, entryPoints: ['client/index.ts'], outfile: 'dist/demo/client.js', format: 'esm', minify: true }),
-  esbuild.build({
-    entryPoints: ['demo/main.ts'],
-    outfile: 'dist/demo/main.js',
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'esm',
-    packages: 'external',
-    logLevel: 'warning',
-  }),
+  esbuild.build({ ...node, entryPoints: ['demo/main.ts'], outfile: 'dist/demo/main.js' }),
   copyFile('demo/index.html', 'dist/demo/index.html'),
 
   // The benchmark: its driver for Node, and the in-page baseline it compares against.
   esbuild.build({ ...browser, entryPoints: ['e2e/bench/baseline-app.ts'], outfile: 'dist/bench/baseline.js', format: 'esm', minify: true }),
-  esbuild.build({
-    entryPoints: ['e2e/bench/run.ts'],
-    outfile: 'dist/bench/run.js',
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'esm',
-    packages: 'external',
-    logLevel: 'warning',
-  }),
+  esbuild.build({ ...node, entryPoints: ['e2e/bench/run.ts'], outfile: 'dist/bench/run.js' }),
 ]);

@@ -133,7 +133,7 @@ export function installTokenGuardian(config: GuardianConfig): void {
     // Until the stored session is read, the worker cannot tell synchronously whether one exists.
     if (sessions.loaded && sessions.current === null) return;
 
-    event.respondWith(fetchResource(request, { sessions, provider, waitUntil: (promise) => event.waitUntil(promise), emit: emitRequestEvents }));
+    event.respondWith(fetchResource(request, url, { sessions, provider, waitUntil: (promise) => event.waitUntil(promise), emit: emitRequestEvents }));
   });
 
   self.addEventListener('message', (event) => {

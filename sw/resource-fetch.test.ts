@@ -73,7 +73,7 @@ test('proof claims follow the request', async () => {
   await withFetch(
     () => new Response('ok'),
     async (sent) => {
-      const response = await fetchResource(request, context);
+      const response = await fetchResource(request, new URL(request.url), context);
       expect(response.status).toBe(200);
       expect(sent).toHaveLength(1);
       const { headers, body, url } = sent[0]!;
@@ -106,7 +106,7 @@ test('retry after 401 gets a new proof', async () => {
   await withFetch(
     (_sent, index) => (index === 0 ? new Response(null, { status: 401, headers: { 'www-authenticate': 'DPoP error="invalid_token"' } }) : new Response('ok')),
     async (sent) => {
-      expect((await fetchResource(request, context)).status).toBe(200);
+      expect((await fetchResource(request, new URL(request.url), context)).status).toBe(200);
       expect(refreshCount()).toBe(1);
       expect(sent.map((attempt) => attempt.body)).toEqual(['same bytes', 'same bytes']);
       const [first, second] = sent.map((attempt) => decodePart(attempt.headers.get('dpop')!, 1));
@@ -125,7 +125,7 @@ test('nonce challenge retried once', async () => {
   await withFetch(
     (_sent, index) => (index === 0 ? challenge('nonce-1') : new Response('ok')),
     async (sent) => {
-      expect((await fetchResource(new Request('https://api.example.com/v1/a'), context)).status).toBe(200);
+      expect((await fetchResource(new Request('https://api.example.com/v1/a'), new URL('https://api.example.com/v1/a'), context)).status).toBe(200);
       expect(sent.map((attempt) => decodePart(attempt.headers.get('dpop')!, 1).nonce)).toEqual([undefined, 'nonce-1']);
     },
   );
@@ -133,7 +133,7 @@ test('nonce challenge retried once', async () => {
   await withFetch(
     (_sent, index) => challenge(`nonce-${index + 2}`),
     async (sent) => {
-      const response = await fetchResource(new Request('https://api.example.com/v1/b'), context);
+      const response = await fetchResource(new Request('https://api.example.com/v1/b'), new URL('https://api.example.com/v1/b'), context);
       expect(response.status).toBe(401);
       expect(sent).toHaveLength(2);
       expect(sent.map((attempt) => decodePart(attempt.headers.get('dpop')!, 1).nonce)).toEqual(['nonce-1', 'nonce-2']);
@@ -156,7 +156,7 @@ test('large stream sent once without retry', async () => {
   await withFetch(
     () => new Response(null, { status: 401, headers: { 'www-authenticate': 'DPoP error="invalid_token"' } }),
     async (sent) => {
-      const response = await fetchResource(request, { ...context, maxReplayableBodyBytes: 25 });
+      const response = await fetchResource(request, new URL(request.url), { ...context, maxReplayableBodyBytes: 25 });
       expect(response.status).toBe(401);
       expect(sent).toHaveLength(1);
       expect(sent[0]!.body).toBe(text);
@@ -173,7 +173,7 @@ test('small body is replayed after 401', async () => {
   await withFetch(
     (_sent, index) => new Response(null, { status: index === 0 ? 401 : 200, headers: index === 0 ? { 'www-authenticate': 'DPoP error="invalid_token"' } : {} }),
     async (sent) => {
-      expect((await fetchResource(request, { ...context, maxReplayableBodyBytes: 25 })).status).toBe(200);
+      expect((await fetchResource(request, new URL(request.url), { ...context, maxReplayableBodyBytes: 25 })).status).toBe(200);
       expect(sent.map((attempt) => attempt.body)).toEqual(['blob parts', 'blob parts']);
     },
   );

@@ -106,7 +106,7 @@ async function readBody(request: Request, maxBytes: number): Promise<OutgoingBod
 }
 
 /** Sends one attempt. oauth4webapi builds the Authorization and DPoP headers; the request itself is the page's. */
-async function send(request: Request, body: OutgoingBody, session: Session | null, provider: ProviderClient): Promise<Attempt> {
+async function send(request: Request, url: URL, body: OutgoingBody, session: Session | null, provider: ProviderClient): Promise<Attempt> {
   if (session === null) return { response: await fetch(outgoingRequest(request, body, null)), nonceChallenge: false };
   if (session.keyPair === undefined) {
     // A bearer token is one header, so it is set directly rather than through oauth4webapi's
@@ -115,7 +115,6 @@ async function send(request: Request, body: OutgoingBody, session: Session | nul
     return { response: await fetch(outgoingRequest(request, body, credentials)), nonceChallenge: false };
   }
 
-  const url = new URL(request.url);
   try {
     const response = await oauth.protectedResourceRequest(session.accessToken, request.method, url, new Headers(), null, {
       ...dpopOption(provider.dpopHandle(session.keyPair)),
@@ -132,12 +131,12 @@ async function send(request: Request, body: OutgoingBody, session: Session | nul
 }
 
 /** Sends with `session`, and once more when the resource demands a DPoP nonce. */
-async function sendWithNonceRetry(request: Request, body: OutgoingBody, session: Session | null, provider: ProviderClient): Promise<Attempt> {
-  const first = await send(request, body, session, provider);
+async function sendWithNonceRetry(request: Request, url: URL, body: OutgoingBody, session: Session | null, provider: ProviderClient): Promise<Attempt> {
+  const first = await send(request, url, body, session, provider);
   if (!first.nonceChallenge || !body.replayable) return first;
   await first.response.body?.cancel();
   // The DPoP handle stored the nonce from the challenge. A second challenge goes to the page.
-  return send(request, body, session, provider);
+  return send(request, url, body, session, provider);
 }
 
 /**
@@ -157,9 +156,9 @@ function refreshFailedResponse(error: GuardianError): Response {
  * Handles one intercepted request to a resource. Settles with the resource's response, a 503
  * `refresh_failed` response, or the fetch error.
  */
-export async function fetchResource(request: Request, context: ResourceFetchContext): Promise<Response> {
+export async function fetchResource(request: Request, url: URL, context: ResourceFetchContext): Promise<Response> {
   const requestId = ++requestCount;
-  const path = new URL(request.url).pathname;
+  const path = url.pathname;
   const report = (outcome: RequestOutcome, status?: number) => {
     context.emit?.({ type: 'request', requestId, method: request.method, path, outcome, ...(status === undefined ? {} : { status }) });
   };
@@ -174,7 +173,7 @@ export async function fetchResource(request: Request, context: ResourceFetchCont
 
   let attempt: Attempt;
   try {
-    attempt = await sendWithNonceRetry(request, body, session, context.provider);
+    attempt = await sendWithNonceRetry(request, url, body, session, context.provider);
   } catch (error) {
     report('failed');
     throw error;
@@ -205,7 +204,7 @@ export async function fetchResource(request: Request, context: ResourceFetchCont
 
   await response.body?.cancel();
   try {
-    const retried = (await sendWithNonceRetry(request, body, renewed, context.provider)).response;
+    const retried = (await sendWithNonceRetry(request, url, body, renewed, context.provider)).response;
     report('retried', retried.status);
     return retried;
   } catch (error) {
