@@ -70,7 +70,7 @@ function describe(event: GuardianEvent): [string, string] {
     case 'refresh':
       return [`refresh #${event.refreshId} ${event.phase}${event.durationMs === undefined ? '' : ` in ${event.durationMs} ms`}${event.error ? `: ${event.error.code}` : ''}`, 'refresh'];
     case 'request':
-      return [`${event.method} ${event.path} ${event.outcome}${event.status === undefined ? '' : ` → ${event.status}`}`, event.outcome];
+      return [`${event.method} ${event.path} ${event.outcome}${event.status === undefined ? '' : ` → ${event.status}`} in ${event.durationMs} ms`, event.outcome];
   }
 }
 

@@ -32,6 +32,8 @@ export type GuardianEvent =
       path: string;
       outcome: RequestOutcome;
       status?: number;
+      /** Time from interception to the response or error, in milliseconds. */
+      durationMs: number;
     };
 
 export interface LoginOptions {

@@ -159,8 +159,10 @@ function refreshFailedResponse(error: GuardianError): Response {
 export async function fetchResource(request: Request, url: URL, context: ResourceFetchContext): Promise<Response> {
   const requestId = ++requestCount;
   const path = url.pathname;
+  const startedAt = Date.now();
   const report = (outcome: RequestOutcome, status?: number) => {
-    context.emit?.({ type: 'request', requestId, method: request.method, path, outcome, ...(status === undefined ? {} : { status }) });
+    const durationMs = Date.now() - startedAt;
+    context.emit?.({ type: 'request', requestId, method: request.method, path, outcome, durationMs, ...(status === undefined ? {} : { status }) });
   };
 
   const body = await readBody(request, context.maxReplayableBodyBytes ?? defaultMaxReplayableBodyBytes);
