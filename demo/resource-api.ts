@@ -183,6 +183,13 @@ export function createResourceApi(options: ResourceApiOptions): ResourceApi {
 
     record.tokenId = typeof payload.jti === 'string' ? payload.jti : null;
     if (record.tokenId !== null) seenTokenIds.add(record.tokenId);
+    if (url.pathname === '/api/redirect') {
+      // Sends the client on to another origin, for tests that credentials do not follow.
+      record.status = 302;
+      res.writeHead(302, { location: url.searchParams.get('to') ?? '/', 'cache-control': 'no-store' });
+      res.end();
+      return;
+    }
     if (url.pathname === '/api/slow') {
       // A slow endpoint for tests of requests in flight: waits ?ms= milliseconds, at most 5000.
       const delayMs = Math.min(Number(url.searchParams.get('ms')) || 0, 5000);

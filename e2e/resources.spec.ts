@@ -46,3 +46,14 @@ test('page cannot call the token endpoint', async ({ page, demo }) => {
   expect(demo.provider.counters.grantErrors).toEqual({});
   expect(await fetchMany(page, '/api/me', 1)).toEqual([200]);
 });
+
+test('redirect elsewhere drops credentials', async ({ page, demo }) => {
+  await logIn(page, demo);
+  const target = `${demo.otherOrigin}/after-redirect`;
+
+  const status = await page.evaluate(async (to) => (await fetch(`/api/redirect?to=${encodeURIComponent(to)}`)).status, target);
+  expect(status).toBe(200);
+  expect(demo.api.records.at(-1)?.status).toBe(302);
+  // The browser follows the redirect and removes Authorization on the way to the other origin.
+  expect(demo.otherRecords).toEqual([{ path: '/after-redirect', authorized: false }]);
+});
