@@ -48,6 +48,8 @@ export interface DemoServers {
   provider: DemoProvider;
   api: ResourceApi;
   otherRecords: OtherOriginRecord[];
+  /** Requests to `<issuer>/echo/…`, a path on the provider's origin that tests may configure as a resource. */
+  issuerEchoRecords: OtherOriginRecord[];
   /** The configuration `/sw.js` passes to `installTokenGuardian`; change it to serve a new worker version. */
   workerConfig: Record<string, unknown>;
   close: () => Promise<void>;
@@ -148,7 +150,12 @@ export async function startDemo(options: DemoOptions = {}): Promise<DemoServers>
     ...options.guardian,
   };
 
-  providerServer.on('request', provider.handle);
+  const issuerEchoRecords: OtherOriginRecord[] = [];
+  const issuerEcho = otherOriginHandler(issuerEchoRecords);
+  providerServer.on('request', (req, res) => {
+    if ((req.url ?? '').startsWith('/echo/')) issuerEcho(req, res);
+    else provider.handle(req, res);
+  });
   otherServer.on('request', otherOriginHandler(otherRecords));
   appServer.on('request', (req, res) => {
     const path = new URL(req.url ?? '/', appUrl).pathname;
@@ -197,6 +204,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<DemoServers>
     provider,
     api,
     otherRecords,
+    issuerEchoRecords,
     workerConfig,
     close: async () => {
       await Promise.all([close(appServer), close(providerServer), close(otherServer)]);

@@ -57,3 +57,19 @@ test('redirect elsewhere drops credentials', async ({ page, demo }) => {
   // The browser follows the redirect and removes Authorization on the way to the other origin.
   expect(demo.otherRecords).toEqual([{ path: '/after-redirect', authorized: false }]);
 });
+
+test('resource on the provider origin gets credentials', async ({ page, demo }) => {
+  demo.workerConfig.resources = [demo.apiUrl, `${demo.issuer}/echo`];
+  await logIn(page, demo);
+
+  const statuses = await page.evaluate(async (base) => {
+    const get = await fetch(`${base}/echo/get`);
+    const post = await fetch(`${base}/echo/post`, { method: 'POST', body: 'x' });
+    return [get.status, post.status];
+  }, demo.issuer);
+  expect(statuses).toEqual([200, 200]);
+  expect(demo.issuerEchoRecords).toEqual([
+    { path: '/echo/get', authorized: true },
+    { path: '/echo/post', authorized: true },
+  ]);
+});

@@ -34,14 +34,16 @@ function broadcast(event: GuardianEvent): void {
   );
 }
 
-/** Rejects a page's POST to the provider's token endpoint with 403, so no page script can redeem a code or refresh token. */
-function tokenEndpointGuard(provider: ProviderClient, request: Request): Promise<Response> {
+/**
+ * Rejects a page's POST to the provider's token endpoint with 403, so no page script can redeem
+ * a code or refresh token. Any other request goes on through `proceed`.
+ */
+function tokenEndpointGuard(provider: ProviderClient, request: Request, url: URL, proceed: () => Promise<Response>): Promise<Response> {
   return provider.metadata().then(
     (metadata) => {
-      const url = new URL(request.url);
       const tokenEndpoint = metadata.token_endpoint === undefined ? null : new URL(metadata.token_endpoint);
       if (tokenEndpoint === null || url.origin !== tokenEndpoint.origin || url.pathname !== tokenEndpoint.pathname) {
-        return fetch(request);
+        return proceed();
       }
       const body = { error: 'access_denied', error_description: 'sw-token-guardian: pages may not call the token endpoint, because the service worker owns the tokens' };
       return new Response(JSON.stringify(body), { status: 403, headers: { 'content-type': 'application/json' } });
@@ -125,15 +127,18 @@ export function installTokenGuardian(config: GuardianConfig): void {
       if (request.method === 'GET' && login.isCallback(url)) event.respondWith(login.handleCallback(url));
       return;
     }
+    const isResource = findResource(url, resolved.resources) !== undefined;
+    const sendToResource = () => fetchResource(request, url, { sessions, provider, waitUntil: (promise) => event.waitUntil(promise), emit: emitRequestEvents });
     if (request.method === 'POST' && guardsTokenEndpoint(resolved, provider, url)) {
-      event.respondWith(tokenEndpointGuard(provider, request));
+      // A resource may share the provider's origin, so its requests still get credentials.
+      event.respondWith(tokenEndpointGuard(provider, request, url, isResource ? sendToResource : () => fetch(request)));
       return;
     }
-    if (findResource(url, resolved.resources) === undefined) return;
+    if (!isResource) return;
     // Until the stored session is read, the worker cannot tell synchronously whether one exists.
     if (sessions.loaded && sessions.current === null) return;
 
-    event.respondWith(fetchResource(request, url, { sessions, provider, waitUntil: (promise) => event.waitUntil(promise), emit: emitRequestEvents }));
+    event.respondWith(sendToResource());
   });
 
   self.addEventListener('message', (event) => {
