@@ -86,7 +86,7 @@ function bundleSection(results: BenchResults): string[] {
   const lines = [
     '## Bundle size',
     '',
-    'Built with esbuild as the README tells users to build: bundled, minified, `process.env.NODE_ENV` defined; gzip level 9. The compared libraries are bundled with the same settings from an entry that imports their main API.',
+    'Built with esbuild as the README shows: bundled, minified, `process.env.NODE_ENV` defined; gzip level 9. The compared libraries are bundled with the same settings from an entry that imports their main API.',
     '',
     '| bundle | minified | gzipped |',
     '| --- | --- | --- |',
@@ -96,7 +96,8 @@ function bundleSection(results: BenchResults): string[] {
   }
   lines.push('', 'Largest parts of our bundles (minified bytes by input):', '');
   for (const bundle of results.bundles.guardian) {
-    lines.push(`- ${bundle.name}: ${bundle.topInputs.map((input) => `${input.input} ${kb(input.bytes)}`).join(', ')}`);
+    const inputs = bundle.topInputs.filter((input) => input.bytes > 0);
+    lines.push(`- ${bundle.name}: ${inputs.map((input) => `${input.input} ${kb(input.bytes)}`).join(', ')}`);
   }
   return lines;
 }
@@ -111,40 +112,40 @@ function memorySection(results: BenchResults): string[] {
 }
 
 function targetsSection(results: BenchResults): string[] {
-  const lines = ['## Targets', '', '| target | measured | met |', '| --- | --- | --- |'];
-  const row = (target: string, measured: string, met: boolean) => lines.push(`| ${target} | ${measured} | ${met ? 'yes' : '**no**'} |`);
+  const lines = ['## Targets', '', '| target | limit | measured | verdict |', '| --- | --- | --- | --- |'];
+  const row = (target: string, limit: string, measured: string, verdict: string) => lines.push(`| ${target} | ${limit} | ${measured} | ${verdict} |`);
+  const metOrMiss = (met: boolean, miss: string) => (met ? 'met' : `**missed** by ${miss}`);
 
   const [none, floor, guardian] = results.overhead;
   if (none !== undefined && floor !== undefined && guardian !== undefined) {
+    // When single rounds disagree by more than the limit, one run cannot tell met from missed.
+    const roundRatios = (mode: 'sequential' | 'concurrent') => guardian.roundMedians[mode].map((median, round) => median / floor.roundMedians[mode][round]!);
     for (const mode of ['sequential', 'concurrent'] as const) {
       const toFloor = guardian[mode].median / floor[mode].median;
       const toNone = guardian[mode].median / none[mode].median;
-      row(`guardian within 5% of the pass-through floor (${mode}, median)`, `${((toFloor - 1) * 100).toFixed(1)}%`, toFloor <= 1.05);
-      row(`guardian within 15% of no worker (${mode}, median)`, `${((toNone - 1) * 100).toFixed(1)}%`, toNone <= 1.15);
+      const ratios = roundRatios(mode);
+      const noisy = Math.max(...ratios) - Math.min(...ratios) > 0.05;
+      const floorVerdict = noisy ? `inconclusive: rounds ranged ${Math.min(...ratios).toFixed(2)}× to ${Math.max(...ratios).toFixed(2)}×` : metOrMiss(toFloor <= 1.05, `${((toFloor - 1.05) * 100).toFixed(1)} points`);
+      row(`guardian vs pass-through floor (${mode}, median)`, '+5%', `${((toFloor - 1) * 100).toFixed(1)}%`, floorVerdict);
+      row(`guardian vs no worker (${mode}, median)`, '+15%', `${((toNone - 1) * 100).toFixed(1)}%`, metOrMiss(toNone <= 1.15, `${((toNone - 1.15) * 100).toFixed(1)} points`));
     }
   }
   const guardianStorms = results.storms.filter((storm) => storm.system === 'guardian');
   if (guardianStorms.length > 0) {
     const oneGrant = guardianStorms.every((storm) => storm.refreshGrants === 1 && storm.succeeded === storm.total);
-    row('one refresh grant per storm, every request succeeding', `${guardianStorms.filter((storm) => storm.refreshGrants === 1 && storm.succeeded === storm.total).length} of ${guardianStorms.length} storms`, oneGrant);
+    const good = guardianStorms.filter((storm) => storm.refreshGrants === 1 && storm.succeeded === storm.total).length;
+    row('one refresh grant per storm, every request succeeding', 'every storm', `${good} of ${guardianStorms.length} storms`, metOrMiss(oneGrant, `${guardianStorms.length - good} storms`));
   }
   for (const [name, limitKb] of [['sw-token-guardian worker', 12], ['sw-token-guardian page client', 3]] as const) {
     const bundle = results.bundles.guardian.find((candidate) => candidate.name === name);
-    if (bundle !== undefined) row(`${name} ≤ ${limitKb} KB gzipped`, kb(bundle.gzipBytes), bundle.gzipBytes <= limitKb * 1024);
+    if (bundle !== undefined) {
+      const over = bundle.gzipBytes - limitKb * 1024;
+      row(`${name}, gzipped`, `${limitKb} KB`, kb(bundle.gzipBytes), metOrMiss(over <= 0, `${kb(over)} (${((over / (limitKb * 1024)) * 100).toFixed(0)}%)`));
+    }
   }
   if (results.memory.requests > 0) {
     const growth = results.memory.afterBytes - results.memory.beforeBytes;
-    row('worker heap growth < 1 MB after 10,000 requests', kb(growth), growth < 1024 * 1024);
-  }
-  if (floor !== undefined && guardian !== undefined) {
-    const ratios = (mode: 'sequential' | 'concurrent') => guardian.roundMedians[mode].map((median, round) => median / floor.roundMedians[mode][round]!);
-    const range = (values: number[]) => `${Math.min(...values).toFixed(2)}× to ${Math.max(...values).toFixed(2)}×`;
-    const all = [...ratios('sequential'), ...ratios('concurrent')];
-    const noisy = Math.max(...all) - Math.min(...all) > 0.05;
-    lines.push(
-      '',
-      `Round by round, guardian ÷ floor ranged from ${range(ratios('sequential'))} (sequential) and ${range(ratios('concurrent'))} (concurrent)${noisy ? ': the spread between rounds on this machine is wider than the 5% target' : ''}.`,
-    );
+    row('worker heap growth after 10,000 requests', '1 MB', kb(growth), metOrMiss(growth < 1024 * 1024, kb(growth - 1024 * 1024)));
   }
   return lines;
 }
@@ -157,6 +158,8 @@ const analysis = [
   '- **Latency against no worker.** The pass-through floor alone costs about as much as the whole gap: every request crosses from the page to the worker and back, which no service-worker design avoids. In the worker CPU profiles below, both workers spend most of their busy time in the native `fetch`; the guardian\'s own functions (`send`, `outgoingRequest`, and the `Request` and `Headers` they build) each take about 1% of the worker\'s time or less.',
   '- **Worker bundle.** oauth4webapi is the largest input (see the bundle profile below): it brings discovery, PKCE, code exchange, ID token validation, refresh, revocation and DPoP, which the guardian must not write by hand. Comlink and the guardian\'s own code, with its full error messages, make up the rest.',
   '- **Page client.** Comlink is more than half of the page client. Replacing it with a hand-written message protocol would save an estimated 1.5 KB gzipped (its 3.9 KB minified share, compressed at the bundle\'s ratio), at the cost of the typed proxy and its tested release semantics.',
+  '- **Baseline grants with one tab.** Requests sent before the baseline\'s refresh finished come back 401 after its `isRefreshing` flag was cleared, and each starts another refresh, as such wrappers commonly do; with one tab rotation keeps working, so every request still succeeds.',
+  '- **Page loads with 30 scripts.** The guardian does not handle these requests, so differences between set-ups in that table are noise between loads, not a cost or a gain.',
   '- **Refresh storms.** The guardian settles its large storms more slowly than the baseline, but all of its requests succeed: each is sent twice (rejected, then retried) and verified by the demo API, which shares one Node.js thread with the provider and the benchmark driver. The baseline fails most requests fast.',
 ];
 
