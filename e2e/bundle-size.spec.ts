@@ -1,3 +1,4 @@
+import * as esbuild from 'esbuild';
 import { expect, test } from '@playwright/test';
 import { guardianBundles, measureBundles } from './bench/bundle-sizes.ts';
 
@@ -15,4 +16,24 @@ test('bundles stay within budget', async () => {
     expect(budget, `no budget for ${size.name}`).toBeDefined();
     expect(size.gzipBytes, `${size.name}: ${size.gzipBytes} bytes gzipped, budget ${budget} bytes`).toBeLessThanOrEqual(budget!);
   }
+});
+
+test('production build drops development logs', async () => {
+  const build = (nodeEnv: string) =>
+    esbuild.build({
+      stdin: { contents: guardianBundles[0]!.source, resolveDir: process.cwd(), loader: 'ts' },
+      bundle: true,
+      minify: true,
+      format: 'iife',
+      define: { 'process.env.NODE_ENV': JSON.stringify(nodeEnv) },
+      write: false,
+      logLevel: 'silent',
+    });
+  const production = (await build('production')).outputFiles[0]!.text;
+  const development = (await build('development')).outputFiles[0]!.text;
+
+  expect(development).toContain('refresh #');
+  expect(development).toContain('[sw-token-guardian #');
+  expect(production).not.toContain('[sw-token-guardian #');
+  expect(production).not.toContain(' started (');
 });

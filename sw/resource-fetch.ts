@@ -2,6 +2,7 @@
 // token, or a DPoP-bound token with a fresh proof per request. Retries once after a 401 with a
 // newer token, and once after a DPoP nonce challenge.
 import * as oauth from 'oauth4webapi';
+import { devLog } from './dev-log.ts';
 import type { GuardianError } from './errors.ts';
 import type { GuardianEvent, RequestOutcome } from './protocol.ts';
 import { dpopOption, type ProviderClient } from './provider.ts';
@@ -162,6 +163,7 @@ export async function fetchResource(request: Request, url: URL, context: Resourc
   const startedAt = Date.now();
   const report = (outcome: RequestOutcome, status?: number) => {
     const durationMs = Date.now() - startedAt;
+    if (process.env.NODE_ENV !== 'production') devLog(`${request.method} ${path} ${outcome}${status === undefined ? '' : ` ${status}`} in ${durationMs} ms`, requestId);
     context.emit?.({ type: 'request', requestId, method: request.method, path, outcome, durationMs, ...(status === undefined ? {} : { status }) });
   };
 

@@ -1,6 +1,7 @@
 // The signed-in session: tokens in worker memory (and, by configuration, in IndexedDB), the
 // auth state pages see, and the single-flight refresh shared by every request from every tab.
 import { GuardianError, toErrorInfo, type ErrorInfo } from './errors.ts';
+import { devLog } from './dev-log.ts';
 import { warn } from './log.ts';
 import type { AuthState, AuthStatus, GuardianEvent } from './protocol.ts';
 import { describeProviderError, type LoginTokens, type TokenSet } from './provider.ts';
@@ -283,6 +284,7 @@ export class SessionManager {
     const startedAt = this.#now();
     const emit = this.#options.emit;
     emit({ type: 'refresh', phase: 'started', refreshId });
+    if (process.env.NODE_ENV !== 'production') devLog(`refresh #${refreshId} started (${reason})`);
 
     if (session.refreshToken === undefined) {
       const error = new GuardianError('refresh_rejected', 'sw-token-guardian: the access token expired and the provider issued no refresh token; include "offline_access" in the scope, or log in again');
@@ -332,6 +334,7 @@ export class SessionManager {
     // Stored before any waiter resumes, so a worker stopped right after never restores the spent token.
     if (outcome.kind === 'refreshed') await this.#persist(next);
     emit({ type: 'refresh', phase: 'succeeded', refreshId, durationMs: this.#now() - startedAt });
+    if (process.env.NODE_ENV !== 'production') devLog(`refresh #${refreshId} ${outcome.kind} in ${this.#now() - startedAt} ms`);
     this.#emitState();
     return next;
   }
