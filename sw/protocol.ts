@@ -62,7 +62,7 @@ export interface GuardianApi {
 
 /** `postMessage` types between page and worker. */
 export const MessageType = {
-  /** Page to worker: `{ type, ports: [port] }`, expose the API on that port. */
+  /** Page to worker: `{ type }` with one transferred port, on which the worker exposes the API. */
   connect: 'sw-token-guardian:connect',
   /** Page to worker: take control of every open page in scope. */
   claim: 'sw-token-guardian:claim',
