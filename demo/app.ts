@@ -105,6 +105,12 @@ async function callOtherOrigin(): Promise<void> {
   resultView.textContent = `${origin}/hello answered ${response.status}: ${verdict}, because it is not a configured resource.`;
 }
 
+function showFailure(error: unknown): void {
+  const code = (error as { code?: string }).code ?? 'error';
+  errorView.textContent = `${code}: ${(error as Error).message}`;
+  log(`failed: ${code}`, 'failed');
+}
+
 restoreLog();
 setInterval(showExpiry, 1000);
 
@@ -112,18 +118,18 @@ try {
   const guardian = await connectTokenGuardian({ scriptUrl: '/sw.js' });
   // Exposed for the console and for tests. The handle contains no token.
   (window as unknown as { demoGuardian: typeof guardian }).demoGuardian = guardian;
+  // The buttons work before the first state is shown: tests and users act once a status appears.
+  element('login').addEventListener('click', () => void guardian.login({ returnTo: '/' }).catch(showFailure));
+  element('logout').addEventListener('click', () => void guardian.logout({ returnTo: '/' }).catch(showFailure));
+  element('call').addEventListener('click', () => void callApi('/api/me').catch(showFailure));
+  element('burst').addEventListener('click', () => void burst().catch(showFailure));
+  element('call-other').addEventListener('click', () => void callOtherOrigin().catch(showFailure));
   guardian.subscribe((event) => {
     if (event.type === 'state') showState(event.state);
     if (event.type === 'refresh' && event.phase === 'succeeded') refreshesSucceeded++;
     log(...describe(event));
   });
   showState(await guardian.getAuthState());
-
-  element('login').addEventListener('click', () => void guardian.login({ returnTo: '/' }));
-  element('logout').addEventListener('click', () => void guardian.logout({ returnTo: '/' }));
-  element('call').addEventListener('click', () => void callApi('/api/me'));
-  element('burst').addEventListener('click', () => void burst());
-  element('call-other').addEventListener('click', () => void callOtherOrigin());
 } catch (error) {
   const code = (error as { code?: string }).code ?? 'error';
   statusView.textContent = `not connected (${code}): ${(error as Error).message}`;

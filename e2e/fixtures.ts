@@ -1,5 +1,5 @@
 // Shared fixtures: a fresh demo (provider, app, API) per test, and helpers that act as a user.
-import { test as base, expect, type BrowserContext, type Page } from '@playwright/test';
+import { test as base, expect, type BrowserContext, type Frame, type Page } from '@playwright/test';
 import { startDemo, type DemoOptions, type DemoServers } from '../demo/server.ts';
 
 export interface Fixtures {
@@ -28,12 +28,44 @@ export async function openApp(page: Page, demo: DemoServers, path = '/'): Promis
 export async function logIn(page: Page, demo: DemoServers, user = 'alice', password = 'wonderland'): Promise<void> {
   await openApp(page, demo);
   await page.click('#login');
-  await page.waitForURL(`${demo.issuer}/interaction/**`);
+  await page.waitForURL(`${demo.issuer}/interaction/**`, { timeout: 20_000 }).catch(async (error: unknown) => {
+    throw new Error(`login did not reach the provider; the page shows the error "${await page.locator('#error').textContent()}"`, { cause: error });
+  });
   await page.fill('input[name=username]', user);
   await page.fill('input[name=password]', password);
   await page.click('#sign-in');
   await page.waitForURL(`${demo.appUrl}/**`);
   await expect(page.locator('#status')).toHaveAttribute('data-status', 'authenticated');
+}
+
+/**
+ * Runs `action`, which starts a logout, and waits until the worker has sent the tab through the
+ * provider's end-session endpoint and the app has loaded again. The tab is already on the app
+ * when the logout starts, so waiting for the app's URL alone would return at once.
+ */
+export async function logOutThroughProvider(page: Page, demo: DemoServers, action: () => Promise<unknown>): Promise<void> {
+  let sawEndSession = false;
+  let onNavigated: (frame: Frame) => void = () => undefined;
+  const backOnApp = new Promise<void>((resolve) => {
+    onNavigated = (frame) => {
+      if (frame !== page.mainFrame()) return;
+      if (frame.url().startsWith(`${demo.issuer}/session/end`)) sawEndSession = true;
+      else if (sawEndSession && frame.url().startsWith(`${demo.appUrl}/`)) resolve();
+    };
+    page.on('framenavigated', onNavigated);
+  });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`logout did not come back to the app through the end-session endpoint within 20 s; the tab is on ${page.url()}`)), 20_000);
+  });
+  try {
+    await action();
+    await Promise.race([backOnApp, timedOut]);
+  } finally {
+    clearTimeout(timer);
+    page.off('framenavigated', onNavigated);
+  }
+  await expect(page.locator('#status')).toHaveAttribute('data-status', /.+/);
 }
 
 /** Opens another tab of the same app in the same browser context. */

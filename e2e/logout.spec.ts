@@ -1,4 +1,4 @@
-import { expect, fetchMany, logIn, openTab, test } from './fixtures.ts';
+import { expect, fetchMany, logIn, logOutThroughProvider, openTab, test } from './fixtures.ts';
 
 test('logout ends the session in every tab', async ({ context, page, demo }) => {
   await logIn(page, demo);
@@ -6,10 +6,8 @@ test('logout ends the session in every tab', async ({ context, page, demo }) => 
   await expect(other.locator('#status')).toHaveAttribute('data-status', 'authenticated');
   const refreshToken = demo.provider.secrets.refreshTokens.at(-1)!;
 
-  await page.click('#logout');
   // The worker sends this tab through the provider's end-session endpoint and back to the app.
-  await page.waitForURL(`${demo.issuer}/session/end**`);
-  await page.waitForURL(`${demo.appUrl}/`);
+  await logOutThroughProvider(page, demo, () => page.click('#logout'));
   await expect(page.locator('#status')).toHaveAttribute('data-status', 'unauthenticated');
   await expect(other.locator('#status')).toHaveAttribute('data-status', 'unauthenticated');
   expect(demo.provider.counters.revocations).toBe(1);
@@ -31,8 +29,7 @@ test('logout ends the session in every tab', async ({ context, page, demo }) => 
 
 test('login after logout starts a new session', async ({ page, demo }) => {
   await logIn(page, demo);
-  await page.click('#logout');
-  await page.waitForURL(`${demo.appUrl}/`);
+  await logOutThroughProvider(page, demo, () => page.click('#logout'));
   await expect(page.locator('#status')).toHaveAttribute('data-status', 'unauthenticated');
 
   await logIn(page, demo, 'bob', 'builder');
@@ -49,14 +46,14 @@ test.describe('logout during refresh', () => {
     demo.provider.faults.set({ mode: 'none', responseDelayMs: 1_500 });
     await page.waitForTimeout(3_300);
 
-    const pending = fetchMany(page, '/api/me', 1);
+    // The request in flight settles, with its response or because the page navigated away.
+    const pending = fetchMany(page, '/api/me', 1).catch(() => ['navigated']);
     await expect.poll(() => demo.provider.counters.refreshGrants).toBe(1);
     // The provider's session ends in the logout navigation; the worker's session ends at once.
-    await page.evaluate(() => (window as unknown as { demoGuardian: { logout(): Promise<unknown> } }).demoGuardian.logout());
-    await page.waitForURL(`${demo.appUrl}/`);
-    // The request in flight settles, with its response or because the page navigated away.
-    const settled = await pending.catch(() => ['navigated']);
-    expect(settled).toHaveLength(1);
+    await logOutThroughProvider(page, demo, () =>
+      page.evaluate(() => (window as unknown as { demoGuardian: { logout(): Promise<unknown> } }).demoGuardian.logout()),
+    );
+    expect(await pending).toHaveLength(1);
 
     await expect(page.locator('#status')).toHaveAttribute('data-status', 'unauthenticated');
     await expect.poll(() => demo.provider.counters.refreshGrants).toBe(1);
