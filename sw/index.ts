@@ -28,7 +28,11 @@ function broadcast(event: GuardianEvent): void {
   const message = { type: MessageType.event, event };
   self.clients.matchAll({ type: 'window', includeUncontrolled: true }).then(
     (clients) => {
-      for (const client of clients) client.postMessage(message);
+      for (const client of clients) {
+        // Each tab learns which request events are its own, without knowing its client ID.
+        if (event.type === 'request') client.postMessage({ ...message, event: { ...event, ownTab: client.id === event.clientId } });
+        else client.postMessage(message);
+      }
     },
     (error: unknown) => warn(`sending a ${event.type} event to the pages failed`, error),
   );
@@ -128,7 +132,8 @@ export function installTokenGuardian(config: GuardianConfig): void {
       return;
     }
     const isResource = findResource(url, resolved.resources) !== undefined;
-    const sendToResource = () => fetchResource(request, url, { sessions, provider, waitUntil: (promise) => event.waitUntil(promise), emit: emitRequestEvents });
+    const sendToResource = () =>
+      fetchResource(request, url, { sessions, provider, waitUntil: (promise) => event.waitUntil(promise), emit: emitRequestEvents, clientId: event.clientId });
     if (request.method === 'POST' && guardsTokenEndpoint(resolved, provider, url)) {
       // A resource may share the provider's origin, so its requests still get credentials.
       event.respondWith(tokenEndpointGuard(provider, request, url, isResource ? sendToResource : () => fetch(request)));

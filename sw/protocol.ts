@@ -34,6 +34,10 @@ export type GuardianEvent =
       status?: number;
       /** Time from interception to the response or error, in milliseconds. */
       durationMs: number;
+      /** Opaque ID of the tab that made the request (`Client.id`), or `''` when unknown. */
+      clientId: string;
+      /** True in the copy of the event sent to the tab that made the request. */
+      ownTab: boolean;
     };
 
 export interface LoginOptions {

@@ -15,6 +15,8 @@ export interface ResourceFetchContext {
   waitUntil: (promise: Promise<unknown>) => void;
   /** Called with request events when they are enabled, otherwise undefined. */
   emit: ((event: GuardianEvent) => void) | undefined;
+  /** ID of the tab that made the request, for request events; `''` when unknown. */
+  clientId?: string;
   /** Largest body kept in memory so it can be sent again; larger ones are streamed once. Default 16 MiB. */
   maxReplayableBodyBytes?: number;
 }
@@ -164,7 +166,8 @@ export async function fetchResource(request: Request, url: URL, context: Resourc
   const report = (outcome: RequestOutcome, status?: number) => {
     const durationMs = Date.now() - startedAt;
     if (process.env.NODE_ENV !== 'production') devLog(`${request.method} ${path} ${outcome}${status === undefined ? '' : ` ${status}`} in ${durationMs} ms`, requestId);
-    context.emit?.({ type: 'request', requestId, method: request.method, path, outcome, durationMs, ...(status === undefined ? {} : { status }) });
+    const source = { clientId: context.clientId ?? '', ownTab: false };
+    context.emit?.({ type: 'request', requestId, method: request.method, path, outcome, durationMs, ...source, ...(status === undefined ? {} : { status }) });
   };
 
   const body = await readBody(request, context.maxReplayableBodyBytes ?? defaultMaxReplayableBodyBytes);
