@@ -28,7 +28,34 @@ test('valid config gets defaults', () => {
   expect(resolved.postLogoutRedirectUri).toBeNull();
   expect(resolved.dpop).toBe('auto');
   expect(resolved.persistence).toBe('auto');
-  expect(resolved.resources).toEqual([{ origin: 'https://api.example.com', pathPrefix: '/v1', source: 'https://api.example.com/v1' }]);
+  expect(resolved.resources).toEqual([{ origin: 'https://api.example.com', pathPrefix: '/v1', source: 'https://api.example.com/v1', target: { key: 'default' } }]);
+  expect(resolved.tokenTargets).toEqual([{ key: 'default' }]);
+  expect(resolved.authorizationScope).toBe('openid offline_access');
+});
+
+test('resources with their own tokens', () => {
+  const resolved = resolveConfig(
+    {
+      ...valid,
+      scope: 'openid offline_access profile',
+      resources: [
+        { url: 'https://api.example.com/v1', resource: 'https://api.example.com/', scope: 'orders:read orders:write' },
+        'https://api.example.com/public',
+        { url: 'https://reports.example.com', resource: 'https://reports.example.com/', scope: 'reports:read profile' },
+        // Same parameters in another order: the same token as the first entry.
+        { url: 'https://api.example.com/v2', scope: 'orders:write orders:read', resource: 'https://api.example.com/' },
+        { url: 'https://tenant.example.com', audience: 'https://tenant-api' },
+      ],
+    },
+    scope,
+  );
+  const keys = resolved.resources.map((resource) => resource.target.key);
+  expect(keys[3]).toBe(keys[0]);
+  expect(new Set(keys).size).toBe(4);
+  expect(resolved.tokenTargets.map((target) => target.key)).toEqual([keys[0], 'default', keys[2], keys[4]]);
+  expect(resolved.tokenTargets[0]).toMatchObject({ resource: 'https://api.example.com/', scope: 'orders:read orders:write' });
+  expect(resolved.tokenTargets[3]).toMatchObject({ audience: 'https://tenant-api' });
+  expect(resolved.authorizationScope).toBe('openid offline_access profile orders:read orders:write reports:read');
 });
 
 const invalid: Array<[name: string, config: unknown, field: string, fix: RegExp]> = [
@@ -46,6 +73,14 @@ const invalid: Array<[name: string, config: unknown, field: string, fix: RegExp]
   ['scope not a string', { ...valid, scope: ['openid'] }, 'config.scope', /space-separated string/],
   ['resources empty', { ...valid, resources: [] }, 'config.resources', /non-empty array/],
   ['resource look-alike', { ...valid, resources: ['https://api.example.com', 'api.example.com'] }, 'config.resources[1]', /absolute URL/],
+  ['resource entry without url', { ...valid, resources: [{ resource: 'https://api.example.com/' }] }, 'config.resources[0]', /url undefined is not a string/],
+  ['resource entry with unknown field', { ...valid, resources: [{ url: 'https://api.example.com', audiance: 'x' }] }, 'config.resources[0]', /unknown field "audiance"/],
+  ['resource indicator relative', { ...valid, resources: [{ url: 'https://api.example.com', resource: 'api' }] }, 'config.resources[0]', /absolute URI without a fragment/],
+  ['resource indicator with fragment', { ...valid, resources: [{ url: 'https://api.example.com', resource: 'https://api.example.com/#x' }] }, 'config.resources[0]', /without a fragment/],
+  ['resource and audience both', { ...valid, resources: [{ url: 'https://api.example.com', resource: 'https://a/', audience: 'a' }] }, 'config.resources[0]', /both resource and audience/],
+  ['audience empty', { ...valid, resources: [{ url: 'https://api.example.com', audience: '' }] }, 'config.resources[0]', /non-empty string/],
+  ['resource scope empty', { ...valid, resources: [{ url: 'https://api.example.com', scope: ' ' }] }, 'config.resources[0]', /space-separated list of scopes/],
+  ['same URLs twice', { ...valid, resources: ['https://api.example.com/v1', { url: 'https://api.example.com/v1/', scope: 'x' }] }, 'config.resources[1]', /same URLs as resources\[0\]/],
   ['leeway negative', { ...valid, refreshLeewaySeconds: -1 }, 'config.refreshLeewaySeconds', /seconds >= 0/],
   ['leeway string', { ...valid, refreshLeewaySeconds: '30' }, 'config.refreshLeewaySeconds', /seconds >= 0/],
   ['timeout too small', { ...valid, providerTimeoutMs: 5 }, 'config.providerTimeoutMs', /100 to 120000/],

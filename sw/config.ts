@@ -1,5 +1,5 @@
 import { GuardianError } from './errors.ts';
-import { isLoopbackHost, parseResource, type ResourceMatcher } from './resources.ts';
+import { isLoopbackHost, parseResource, type ResourceConfig, type ResourceMatcher, type TokenTarget } from './resources.ts';
 
 /** Configuration of `installTokenGuardian`. */
 export interface GuardianConfig {
@@ -11,8 +11,13 @@ export interface GuardianConfig {
   redirectUri: string;
   /** Space-separated scopes. Default `openid offline_access`; `openid` is required. */
   scope?: string;
-  /** URLs whose requests get credentials, each an origin plus a path prefix, such as `https://api.example.com/v1`. */
-  resources: string[];
+  /**
+   * Where requests get credentials: each entry an origin plus a path prefix, such as
+   * `https://api.example.com/v1`, or an object that also names the resource's own token
+   * (`resource`, `audience`, `scope`). Entries with the same token parameters share one token;
+   * the first entry's token comes with the login, the others from the refresh token on first use.
+   */
+  resources: Array<string | ResourceConfig>;
   /** Seconds before expiry at which a refresh starts, capped at half the token lifetime. Default 30. */
   refreshLeewaySeconds?: number;
   /** Absolute URL the provider returns to after logout; must be registered at the provider. */
@@ -47,8 +52,12 @@ export interface ResolvedConfig {
   issuer: URL;
   clientId: string;
   redirectUri: URL;
+  /** The configured scope; the authorization request asks for it plus every resource's scope. */
   scope: string;
+  authorizationScope: string;
   resources: ResourceMatcher[];
+  /** Distinct tokens, the first entry's first: it is the one the code exchange returns. */
+  tokenTargets: TokenTarget[];
   refreshLeewaySeconds: number;
   postLogoutRedirectUri: URL | null;
   allowInsecureRequests: boolean;
@@ -135,13 +144,34 @@ function checkResources(value: unknown): ResourceMatcher[] {
   if (!Array.isArray(value) || value.length === 0) {
     throw invalid('resources', `expected a non-empty array of URLs such as ["https://api.example.com/v1"], got ${JSON.stringify(value)}`);
   }
+  const seen = new Map<string, number>();
   return value.map((entry, index) => {
+    let resource: ResourceMatcher;
     try {
-      return parseResource(entry);
+      resource = parseResource(entry);
     } catch (error) {
       throw invalid(`resources[${index}]`, (error as Error).message);
     }
+    const place = `${resource.origin}${resource.pathPrefix}`;
+    const earlier = seen.get(place);
+    if (earlier !== undefined) {
+      throw invalid(`resources[${index}]`, `"${resource.source}" covers the same URLs as resources[${earlier}]; merge the two entries, because one URL can carry only one token`);
+    }
+    seen.set(place, index);
+    return resource;
   });
+}
+
+function distinctTargets(resources: ResourceMatcher[]): TokenTarget[] {
+  const targets = new Map<string, TokenTarget>();
+  for (const resource of resources) if (!targets.has(resource.target.key)) targets.set(resource.target.key, resource.target);
+  return [...targets.values()];
+}
+
+function unionOfScopes(scope: string, targets: TokenTarget[]): string {
+  const scopes = new Set(scope.split(' '));
+  for (const target of targets) for (const extra of target.scope?.split(' ') ?? []) scopes.add(extra);
+  return [...scopes].join(' ');
 }
 
 function checkBoolean(field: string, value: unknown): boolean {
@@ -178,12 +208,17 @@ export function resolveConfig(config: GuardianConfig, workerScope: string): Reso
       ? null
       : parseAbsoluteUrl('postLogoutRedirectUri', config.postLogoutRedirectUri, `${workerScope}`);
 
+  const scope = checkScope(config.scope);
+  const resources = checkResources(config.resources);
+  const tokenTargets = distinctTargets(resources);
   return {
     issuer,
     clientId: config.clientId,
     redirectUri,
-    scope: checkScope(config.scope),
-    resources: checkResources(config.resources),
+    scope,
+    authorizationScope: unionOfScopes(scope, tokenTargets),
+    resources,
+    tokenTargets,
     refreshLeewaySeconds: checkLeeway(config.refreshLeewaySeconds),
     postLogoutRedirectUri,
     allowInsecureRequests,

@@ -11,6 +11,7 @@
  * | `code_exchange_failed` | the authorization code could not be exchanged or the ID token did not validate |
  * | `refresh_rejected` | the provider rejected the refresh token (`invalid_grant`); a new login is needed |
  * | `refresh_failed` | a refresh failed for a transient reason (network, 5xx, timeout); the session is kept |
+ * | `resource_unreachable` | a request to a configured resource got no response: the network failed, or a cross-origin resource's CORS preflight refused the `Authorization` or `DPoP` header |
  * | `storage_failed` | the session could not be saved in IndexedDB and lives in worker memory only |
  * | `session_lost` | a stored session could not be restored (key or record missing or damaged); a new login is needed |
  * | `timeout` | a bounded wait elapsed |
@@ -29,6 +30,7 @@ export type GuardianErrorCode =
   | 'refresh_rejected'
   | 'refresh_failed'
   | 'session_lost'
+  | 'resource_unreachable'
   | 'storage_failed'
   | 'timeout'
   | 'unsupported'

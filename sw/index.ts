@@ -17,6 +17,7 @@ import { SessionManager } from './session.ts';
 import { TransactionStore } from './transactions.ts';
 
 export type { GuardianConfig } from './config.ts';
+export type { ResourceConfig } from './resources.ts';
 export { GuardianError, type GuardianErrorCode, type ErrorInfo } from './errors.ts';
 export type { AuthState, AuthStatus, GuardianEvent, UserClaims } from './protocol.ts';
 
@@ -99,6 +100,7 @@ export function installTokenGuardian(config: GuardianConfig): void {
   const lock = webLock(3 * resolved.providerTimeoutMs + 20_000);
   const sessions = new SessionManager({
     refresher: provider,
+    tokenTargets: resolved.tokenTargets,
     persistence: new SessionStore(storage, resolved.persistence),
     refreshLeewaySeconds: resolved.refreshLeewaySeconds,
     emit: broadcast,
@@ -131,9 +133,17 @@ export function installTokenGuardian(config: GuardianConfig): void {
       if (request.method === 'GET' && login.isCallback(url)) event.respondWith(login.handleCallback(url));
       return;
     }
-    const isResource = findResource(url, resolved.resources) !== undefined;
+    const resource = findResource(url, resolved.resources);
+    const isResource = resource !== undefined;
     const sendToResource = () =>
-      fetchResource(request, url, { sessions, provider, waitUntil: (promise) => event.waitUntil(promise), emit: emitRequestEvents, clientId: event.clientId });
+      fetchResource(request, url, {
+        sessions,
+        target: resource!.target,
+        provider,
+        waitUntil: (promise) => event.waitUntil(promise),
+        emit: emitRequestEvents,
+        clientId: event.clientId,
+      });
     if (request.method === 'POST' && guardsTokenEndpoint(resolved, provider, url)) {
       // A resource may share the provider's origin, so its requests still get credentials.
       event.respondWith(tokenEndpointGuard(provider, request, url, isResource ? sendToResource : () => fetch(request)));

@@ -4,6 +4,7 @@ import * as oauth from 'oauth4webapi';
 import type { ResolvedConfig } from './config.ts';
 import { GuardianError } from './errors.ts';
 import type { UserClaims } from './protocol.ts';
+import type { TokenTarget } from './resources.ts';
 
 /** Tokens from one token endpoint response, with expiry by the worker's own clock. */
 export interface TokenSet {
@@ -71,12 +72,24 @@ export function describeProviderError(error: unknown): string {
   return String(error);
 }
 
-/** Creates the per-session DPoP key pair: ES256, private key not extractable. */
 /** Builds the `DPoP` request option, which is left out entirely for bearer tokens. */
 export function dpopOption(dpop: oauth.DPoPHandle | undefined): { DPoP?: oauth.DPoPHandle } {
   return dpop === undefined ? {} : { DPoP: dpop };
 }
 
+/**
+ * The token endpoint parameters that select a resource's token. `scope` is sent only with a
+ * refresh: at the code exchange the provider decides from what the authorization granted.
+ */
+function targetParameters(target: TokenTarget, grant: 'authorization_code' | 'refresh_token'): Record<string, string> {
+  const parameters: Record<string, string> = {};
+  if (target.resource !== undefined) parameters.resource = target.resource;
+  if (target.audience !== undefined) parameters.audience = target.audience;
+  if (target.scope !== undefined && grant === 'refresh_token') parameters.scope = target.scope;
+  return parameters;
+}
+
+/** Creates the per-session DPoP key pair: ES256, private key not extractable. */
 export function generateDpopKeyPair(): Promise<CryptoKeyPair> {
   return oauth.generateKeyPair('ES256', { extractable: false });
 }
@@ -179,7 +192,14 @@ export class ProviderClient {
     url.searchParams.set('client_id', this.#config.clientId);
     url.searchParams.set('redirect_uri', this.#config.redirectUri.href);
     url.searchParams.set('response_type', 'code');
-    url.searchParams.set('scope', this.#config.scope);
+    url.searchParams.set('scope', this.#config.authorizationScope);
+    // RFC 8707 lets one authorization name several resources; an audience parameter names one.
+    const targets = this.#config.tokenTargets;
+    for (const resource of new Set(targets.flatMap((target) => (target.resource === undefined ? [] : [target.resource])))) {
+      url.searchParams.append('resource', resource);
+    }
+    const audience = targets.find((target) => target.audience !== undefined)?.audience;
+    if (audience !== undefined) url.searchParams.set('audience', audience);
     url.searchParams.set('state', request.state);
     url.searchParams.set('nonce', request.nonce);
     url.searchParams.set('code_challenge', await oauth.calculatePKCECodeChallenge(request.codeVerifier));
@@ -206,8 +226,12 @@ export class ProviderClient {
     }
   }
 
-  /** Exchanges an authorization code and validates the ID token, nonce included. */
+  /**
+   * Exchanges an authorization code for the first configured resource's token and validates the
+   * ID token, nonce included.
+   */
   async exchangeCode(callbackParameters: URLSearchParams, request: AuthorizationRequest, keyPair: CryptoKeyPair | undefined): Promise<LoginTokens> {
+    const target = this.#config.tokenTargets[0]!;
     const metadata = await this.metadata();
     const dpop = this.dpopHandle(keyPair);
     try {
@@ -219,7 +243,7 @@ export class ProviderClient {
           callbackParameters,
           this.#config.redirectUri.href,
           request.codeVerifier,
-          { ...this.#requestOptions(), ...dpopOption(dpop) },
+          { ...this.#requestOptions(), ...dpopOption(dpop), additionalParameters: targetParameters(target, 'authorization_code') },
         );
         const receivedAt = Date.now();
         const result = await oauth.processAuthorizationCodeResponse(metadata, this.#client, response, {
@@ -236,14 +260,14 @@ export class ProviderClient {
   }
 
   /**
-   * Redeems a refresh token. Rejects with the raw oauth4webapi or fetch error, so the caller
-   * can tell a rejected grant (`isGrantRejection`) from a transient failure.
+   * Redeems a refresh token for `target`'s token. Rejects with the raw oauth4webapi or fetch
+   * error, so the caller can tell a rejected grant (`isGrantRejection`) from a transient failure.
    */
-  async refresh(refreshToken: string, keyPair: CryptoKeyPair | undefined): Promise<TokenSet> {
+  async refresh(refreshToken: string, keyPair: CryptoKeyPair | undefined, target: TokenTarget): Promise<TokenSet> {
     const metadata = await this.metadata();
     const dpop = this.dpopHandle(keyPair);
     return this.#withNonceRetry(dpop, async () => {
-      const options = { ...this.#requestOptions(), ...dpopOption(dpop) };
+      const options = { ...this.#requestOptions(), ...dpopOption(dpop), additionalParameters: targetParameters(target, 'refresh_token') };
       const response = await oauth.refreshTokenGrantRequest(metadata, this.#client, this.#clientAuth, refreshToken, options);
       const receivedAt = Date.now();
       const result = await oauth.processRefreshTokenResponse(metadata, this.#client, response);

@@ -10,6 +10,10 @@ export type RefreshLock = <T>(task: () => Promise<T>) => Promise<T>;
 export interface RefreshRoundInput {
   refreshToken: string;
   keyPair: CryptoKeyPair | undefined;
+  /** Key of the token this round renews or obtains (`TokenTarget.key`). */
+  tokenKey: string;
+  /** The access token the caller holds for that key, if any; a stored different one is newer. */
+  seenAccessToken: string | undefined;
   refresh: (refreshToken: string, keyPair: CryptoKeyPair | undefined) => Promise<TokenSet>;
   /** Reads the stored session, when sessions of this kind are stored. */
   loadStored: (() => Promise<LoadedSession>) | undefined;
@@ -25,21 +29,31 @@ export interface RefreshRoundInput {
   maxRetryDelayMs?: number;
 }
 
+/** A stored session written by another worker instance, which this round builds on. */
+export interface StoredBase {
+  data: SessionData;
+  keyPair: CryptoKeyPair | undefined;
+}
+
 export type RefreshOutcome =
-  | { kind: 'refreshed'; tokens: TokenSet }
+  /** `base` is set when the round redeemed a refresh token another instance had stored. */
+  | { kind: 'refreshed'; tokens: TokenSet; base?: StoredBase }
   | { kind: 'adopted'; data: SessionData; keyPair: CryptoKeyPair | undefined }
   | { kind: 'failed'; failure: RefreshFailure; cause: unknown };
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-async function redeem(input: RefreshRoundInput): Promise<RefreshOutcome> {
+async function redeem(input: RefreshRoundInput, base: StoredBase | undefined): Promise<RefreshOutcome> {
   const sleep = input.sleep ?? defaultSleep;
   const maxAttempts = input.maxAttempts ?? 3;
   const maxRetryDelayMs = input.maxRetryDelayMs ?? 10_000;
+  const refreshToken = base?.data.refreshToken ?? input.refreshToken;
+  const keyPair = base === undefined ? input.keyPair : base.keyPair;
 
   for (let attempt = 0; ; attempt++) {
     try {
-      return { kind: 'refreshed', tokens: await input.refresh(input.refreshToken, input.keyPair) };
+      const tokens = await input.refresh(refreshToken, keyPair);
+      return base === undefined ? { kind: 'refreshed', tokens } : { kind: 'refreshed', tokens, base };
     } catch (cause) {
       const failure = classifyRefreshFailure(cause, input.now());
       const delayMs = failure.retryAfterMs ?? retryDelayMs(attempt, input.random);
@@ -55,17 +69,22 @@ async function redeem(input: RefreshRoundInput): Promise<RefreshOutcome> {
 /**
  * Runs one round. Under the lock it first rereads the stored session: when another worker
  * instance (an update, or a restarted worker) already rotated the refresh token, the round
- * adopts that result instead of presenting the spent token.
+ * never presents the spent one. It adopts the stored session when that holds a newer token for
+ * this key, and otherwise redeems the stored refresh token.
  */
 export function runRefreshRound(input: RefreshRoundInput): Promise<RefreshOutcome> {
   const round = async (): Promise<RefreshOutcome> => {
     if (input.loadStored !== undefined) {
       const stored = await input.loadStored();
       if (stored.kind === 'restored' && stored.data.refreshToken !== undefined && stored.data.refreshToken !== input.refreshToken) {
-        return { kind: 'adopted', data: stored.data, keyPair: stored.keyPair };
+        const storedToken = stored.data.tokens[input.tokenKey];
+        if (storedToken !== undefined && storedToken.accessToken !== input.seenAccessToken) {
+          return { kind: 'adopted', data: stored.data, keyPair: stored.keyPair };
+        }
+        return redeem(input, { data: stored.data, keyPair: stored.keyPair });
       }
     }
-    return redeem(input);
+    return redeem(input, undefined);
   };
   return input.lock === undefined ? round() : input.lock(round);
 }

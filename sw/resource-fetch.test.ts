@@ -45,6 +45,7 @@ async function setup(refreshed?: TokenSet) {
   const keyPair = await generateDpopKeyPair();
   let refreshCount = 0;
   const sessions = new SessionManager({
+    tokenTargets: config.tokenTargets,
     refresher: {
       refresh: async () => {
         refreshCount++;
@@ -58,7 +59,7 @@ async function setup(refreshed?: TokenSet) {
   });
   const expiresAt = Date.now() + 600_000;
   await sessions.signIn({ accessToken: 'access-1', refreshToken: 'refresh-1', idToken: undefined, expiresAt, lifetimeMs: 600_000, user: { sub: 'alice' } }, keyPair);
-  const context = { sessions, provider, waitUntil: () => undefined, emit: undefined };
+  const context = { sessions, target: config.resources[0]!.target, provider, waitUntil: () => undefined, emit: undefined };
   return { context, refreshCount: () => refreshCount };
 }
 

@@ -3,13 +3,16 @@
 // newer token, and once after a DPoP nonce challenge.
 import * as oauth from 'oauth4webapi';
 import { devLog } from './dev-log.ts';
-import type { GuardianError } from './errors.ts';
+import { GuardianError, toErrorInfo } from './errors.ts';
 import type { GuardianEvent, RequestOutcome } from './protocol.ts';
 import { dpopOption, type ProviderClient } from './provider.ts';
-import type { Session, SessionManager } from './session.ts';
+import type { TokenTarget } from './resources.ts';
+import type { Credential, SessionManager } from './session.ts';
 
 export interface ResourceFetchContext {
   sessions: SessionManager;
+  /** The token this resource's requests carry. */
+  target: TokenTarget;
   provider: ProviderClient;
   /** Keeps the worker alive for work that outlives the response, such as a background refresh. */
   waitUntil: (promise: Promise<unknown>) => void;
@@ -109,18 +112,18 @@ async function readBody(request: Request, maxBytes: number): Promise<OutgoingBod
 }
 
 /** Sends one attempt. oauth4webapi builds the Authorization and DPoP headers; the request itself is the page's. */
-async function send(request: Request, url: URL, body: OutgoingBody, session: Session | null, provider: ProviderClient): Promise<Attempt> {
-  if (session === null) return { response: await fetch(outgoingRequest(request, body, null)), nonceChallenge: false };
-  if (session.keyPair === undefined) {
+async function send(request: Request, url: URL, body: OutgoingBody, credential: Credential | null, provider: ProviderClient): Promise<Attempt> {
+  if (credential === null) return { response: await fetch(outgoingRequest(request, body, null)), nonceChallenge: false };
+  if (credential.keyPair === undefined) {
     // A bearer token is one header, so it is set directly rather than through oauth4webapi's
     // per-request option and header conversions.
-    const credentials = new Headers({ authorization: `Bearer ${session.accessToken}` });
+    const credentials = new Headers({ authorization: `Bearer ${credential.accessToken}` });
     return { response: await fetch(outgoingRequest(request, body, credentials)), nonceChallenge: false };
   }
 
   try {
-    const response = await oauth.protectedResourceRequest(session.accessToken, request.method, url, new Headers(), null, {
-      ...dpopOption(provider.dpopHandle(session.keyPair)),
+    const response = await oauth.protectedResourceRequest(credential.accessToken, request.method, url, new Headers(), null, {
+      ...dpopOption(provider.dpopHandle(credential.keyPair)),
       // Resources on plain http are limited to loopback hosts by the configuration check.
       [oauth.allowInsecureRequests]: url.protocol === 'http:',
       [oauth.customFetch]: (_url, options) => fetch(outgoingRequest(request, body, new Headers(options.headers))),
@@ -129,17 +132,17 @@ async function send(request: Request, url: URL, body: OutgoingBody, session: Ses
   } catch (error) {
     // oauth4webapi rejects any response with a WWW-Authenticate challenge; its body is still unread.
     if (!(error instanceof oauth.WWWAuthenticateChallengeError)) throw error;
-    return { response: error.response, nonceChallenge: session.keyPair !== undefined && oauth.isDPoPNonceError(error) };
+    return { response: error.response, nonceChallenge: oauth.isDPoPNonceError(error) };
   }
 }
 
-/** Sends with `session`, and once more when the resource demands a DPoP nonce. */
-async function sendWithNonceRetry(request: Request, url: URL, body: OutgoingBody, session: Session | null, provider: ProviderClient): Promise<Attempt> {
-  const first = await send(request, url, body, session, provider);
+/** Sends with `credential`, and once more when the resource demands a DPoP nonce. */
+async function sendWithNonceRetry(request: Request, url: URL, body: OutgoingBody, credential: Credential | null, provider: ProviderClient): Promise<Attempt> {
+  const first = await send(request, url, body, credential, provider);
   if (!first.nonceChallenge || !body.replayable) return first;
   await first.response.body?.cancel();
   // The DPoP handle stored the nonce from the challenge. A second challenge goes to the page.
-  return send(request, url, body, session, provider);
+  return send(request, url, body, credential, provider);
 }
 
 /**
@@ -156,6 +159,22 @@ function refreshFailedResponse(error: GuardianError): Response {
 }
 
 /**
+ * The error for a request that got no response. A service worker's fetch reports neither a
+ * network failure nor a refused CORS preflight in detail, so the message names both.
+ */
+function unreachableError(request: Request, url: URL, cause: unknown): GuardianError {
+  const workerOrigin = globalThis.location?.origin;
+  const corsHint = url.origin !== workerOrigin
+    ? `; for this cross-origin resource, check that its CORS preflight answers OPTIONS for ${workerOrigin ?? 'the app origin'} with Access-Control-Allow-Headers listing Authorization and DPoP`
+    : '';
+  return new GuardianError(
+    'resource_unreachable',
+    `sw-token-guardian: ${request.method} ${url.origin}${url.pathname} got no response (${(cause as Error)?.message ?? String(cause)})${corsHint}; no refresh was started and the session is kept`,
+    { cause },
+  );
+}
+
+/**
  * Handles one intercepted request to a resource. Settles with the resource's response, a 503
  * `refresh_failed` response, or the fetch error.
  */
@@ -163,39 +182,46 @@ export async function fetchResource(request: Request, url: URL, context: Resourc
   const requestId = ++requestCount;
   const path = url.pathname;
   const startedAt = Date.now();
-  const report = (outcome: RequestOutcome, status?: number) => {
+  const report = (outcome: RequestOutcome, status?: number, error?: GuardianError) => {
     const durationMs = Date.now() - startedAt;
     if (process.env.NODE_ENV !== 'production') devLog(`${request.method} ${path} ${outcome}${status === undefined ? '' : ` ${status}`} in ${durationMs} ms`, requestId);
     const source = { clientId: context.clientId ?? '', ownTab: false };
-    context.emit?.({ type: 'request', requestId, method: request.method, path, outcome, durationMs, ...source, ...(status === undefined ? {} : { status }) });
+    const details = { ...(status === undefined ? {} : { status }), ...(error === undefined ? {} : { error: toErrorInfo(error) }) };
+    context.emit?.({ type: 'request', requestId, method: request.method, path, outcome, durationMs, ...source, ...details });
+  };
+  const body = await readBody(request, context.maxReplayableBodyBytes ?? defaultMaxReplayableBodyBytes);
+  // A request that got no response changes nothing in the session: no refresh, no logout.
+  const sendOrReport = async (credential: Credential | null): Promise<Attempt> => {
+    try {
+      return await sendWithNonceRetry(request, url, body, credential, context.provider);
+    } catch (error) {
+      const unreachable = unreachableError(request, url, error);
+      report('failed', undefined, unreachable);
+      if (process.env.NODE_ENV !== 'production') devLog(unreachable.message, requestId);
+      throw error;
+    }
   };
 
-  const body = await readBody(request, context.maxReplayableBodyBytes ?? defaultMaxReplayableBodyBytes);
   await context.sessions.ready();
-  const { session, error } = await context.sessions.sessionForRequest(context.waitUntil);
+  const target = context.target;
+  const { credential, error } = await context.sessions.credentialFor(target, context.waitUntil);
   if (error !== null) {
-    report('failed', 503);
+    report('failed', 503, error);
     return refreshFailedResponse(error);
   }
 
-  let attempt: Attempt;
-  try {
-    attempt = await sendWithNonceRetry(request, url, body, session, context.provider);
-  } catch (error) {
-    report('failed');
-    throw error;
-  }
+  const attempt = await sendOrReport(credential);
   const response = attempt.response;
-  if (session !== null && response.status !== 401) context.sessions.noteAccepted(session.generation);
+  if (credential !== null && response.status !== 401) context.sessions.noteAccepted(target, credential.generation);
   // A repeated nonce challenge is not a rejected token, so it triggers no refresh.
-  if (response.status !== 401 || session === null || attempt.nonceChallenge) {
-    report(session === null ? 'unauthorized' : 'attached', response.status);
+  if (response.status !== 401 || credential === null || attempt.nonceChallenge) {
+    report(credential === null ? 'unauthorized' : 'attached', response.status);
     return response;
   }
 
   // One refresh for every request rejected on the same token; a request whose token was
   // already replaced gets the newer one without another refresh.
-  const refreshing = context.sessions.refreshAfter(session.generation, 'rejection');
+  const refreshing = context.sessions.refreshAfter(target, credential.generation, 'rejection');
   context.waitUntil(refreshing);
   if (!body.replayable) {
     // The stream was sent and cannot be sent again, so the 401 goes to the page; the refresh
@@ -204,18 +230,13 @@ export async function fetchResource(request: Request, url: URL, context: Resourc
     return response;
   }
   const renewed = await context.sessions.waitLimited(refreshing);
-  if (renewed === undefined || renewed === null || renewed.generation === session.generation) {
+  if (renewed === undefined || renewed === null || renewed.generation === credential.generation) {
     report('unauthorized', response.status);
     return response;
   }
 
   await response.body?.cancel();
-  try {
-    const retried = (await sendWithNonceRetry(request, url, body, renewed, context.provider)).response;
-    report('retried', retried.status);
-    return retried;
-  } catch (error) {
-    report('failed');
-    throw error;
-  }
+  const retried = (await sendOrReport(renewed)).response;
+  report('retried', retried.status);
+  return retried;
 }

@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { matchesResource, parseResource } from './resources.ts';
+import { findResource, matchesResource, parseResource } from './resources.ts';
 
 const cases: Array<[resource: string, url: string, expected: boolean]> = [
   ['https://api.example.com', 'https://api.example.com/', true],
@@ -62,6 +62,18 @@ test.describe('parseResource', () => {
       origin: 'https://api.example.com',
       pathPrefix: '/v1',
       source: 'https://API.example.com:443/v1/',
+      target: { key: 'default' },
     });
   });
+});
+
+test('nested prefixes: the longest one wins', () => {
+  const resources = [
+    parseResource('https://api.example.com'),
+    parseResource({ url: 'https://api.example.com/reports', resource: 'https://reports.example.com/' }),
+  ];
+  expect(findResource(new URL('https://api.example.com/reports/1'), resources)).toBe(resources[1]);
+  expect(findResource(new URL('https://api.example.com/reportsx'), resources)).toBe(resources[0]);
+  expect(findResource(new URL('https://api.example.com/'), resources)).toBe(resources[0]);
+  expect(findResource(new URL('https://other.example.com/reports/1'), resources)).toBeUndefined();
 });

@@ -1,8 +1,19 @@
 import { expect, test } from '@playwright/test';
 import { sessionSchemaVersion, upgradeSessionRecord } from './session-store.ts';
 
+const token = { accessToken: 'at', expiresAt: 1_700_000_000_000, lifetimeMs: 20_000 };
+
 const current = {
   schemaVersion: sessionSchemaVersion,
+  tokens: { default: token, '["https://reports.example.com/","","reports:read"]': { ...token, accessToken: 'at-reports' } },
+  refreshToken: 'rt',
+  idToken: undefined,
+  user: { sub: 'alice', name: 'Alice' },
+  dpop: true,
+};
+
+const versionOne = {
+  schemaVersion: 1,
   accessToken: 'at',
   refreshToken: 'rt',
   idToken: undefined,
@@ -17,9 +28,17 @@ test('current schema is accepted', () => {
   expect(upgradeSessionRecord(current)).toEqual(data);
 });
 
-test('record without expiry is accepted', () => {
-  const upgraded = upgradeSessionRecord({ ...current, expiresAt: null, lifetimeMs: null, refreshToken: undefined });
-  expect(typeof upgraded).toBe('object');
+test('version 1 record becomes the default token', () => {
+  expect(upgradeSessionRecord(versionOne)).toEqual({ tokens: { default: token }, refreshToken: 'rt', idToken: undefined, user: versionOne.user, dpop: true });
+});
+
+test('record without expiry or refresh token is accepted', () => {
+  const upgraded = upgradeSessionRecord({ ...current, tokens: { default: { ...token, expiresAt: null, lifetimeMs: null } }, refreshToken: undefined });
+  expect(upgraded).toMatchObject({ tokens: { default: { expiresAt: null } }, refreshToken: undefined });
+});
+
+test('record with no access token yet is accepted', () => {
+  expect(upgradeSessionRecord({ ...current, tokens: {} })).toMatchObject({ tokens: {} });
 });
 
 test('newer schema is refused', () => {
@@ -31,9 +50,12 @@ const damaged: Array<[name: string, record: unknown]> = [
   ['null', null],
   ['no schema version', { ...current, schemaVersion: undefined }],
   ['schema version zero', { ...current, schemaVersion: 0 }],
-  ['access token missing', { ...current, accessToken: undefined }],
+  ['tokens missing', { ...current, tokens: undefined }],
+  ['access token missing', { ...current, tokens: { default: { ...token, accessToken: undefined } } }],
+  ['version 1 access token missing', { ...versionOne, accessToken: undefined }],
   ['refresh token not a string', { ...current, refreshToken: 42 }],
-  ['expiry not a number', { ...current, expiresAt: '2026-12-04' }],
+  ['expiry not a number', { ...current, tokens: { default: { ...token, expiresAt: '2026-12-04' } } }],
+  ['version 1 expiry not a number', { ...versionOne, expiresAt: '2026-12-04' }],
   ['user without sub', { ...current, user: { name: 'Alice' } }],
   ['dpop flag missing', { ...current, dpop: undefined }],
 ];

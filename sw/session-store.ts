@@ -4,16 +4,26 @@ import type { PersistenceSetting } from './config.ts';
 import type { UserClaims } from './protocol.ts';
 import type { SealedStore } from './sealed-store.ts';
 
-/** Version of the stored session record; raise it and add an upgrade when the shape changes. */
-export const sessionSchemaVersion = 1;
+/**
+ * Version of the stored session record; raise it and add an upgrade when the shape changes.
+ * Version 1 held one access token; version 2 holds one per token target.
+ */
+export const sessionSchemaVersion = 2;
+
+/** One access token, with expiry by the worker's clock. */
+export interface AccessTokenData {
+  accessToken: string;
+  /** Epoch milliseconds, or null when the provider gave no `expires_in`. */
+  expiresAt: number | null;
+  lifetimeMs: number | null;
+}
 
 /** Session fields that are persisted; the key pair is stored separately. */
 export interface SessionData {
-  accessToken: string;
+  /** Access tokens by token target key (`TokenTarget.key`). */
+  tokens: Record<string, AccessTokenData>;
   refreshToken: string | undefined;
   idToken: string | undefined;
-  expiresAt: number | null;
-  lifetimeMs: number | null;
   user: UserClaims;
   dpop: boolean;
 }
@@ -21,6 +31,9 @@ export interface SessionData {
 export interface StoredSessionRecord extends SessionData {
   schemaVersion: number;
 }
+
+/** The token key of version 1 records, whose single token served every resource. */
+const versionOneTokenKey = 'default';
 
 export type LoadedSession =
   | { kind: 'none' }
@@ -51,27 +64,35 @@ export function upgradeSessionRecord(record: unknown): SessionData | string {
   }
   if (stored.schemaVersion < 1) return `the stored session has unknown schema version ${stored.schemaVersion}`;
 
+  const tokens = stored.schemaVersion === 1 ? { [versionOneTokenKey]: record as AccessTokenData } : stored.tokens;
+  const tokensValid =
+    typeof tokens === 'object' && tokens !== null && Object.values(tokens).every((token) => isAccessTokenData(token));
   const valid =
-    typeof stored.accessToken === 'string' &&
+    tokensValid &&
     isOptionalString(stored.refreshToken) &&
     isOptionalString(stored.idToken) &&
-    isNumberOrNull(stored.expiresAt) &&
-    isNumberOrNull(stored.lifetimeMs) &&
     typeof stored.user === 'object' &&
     stored.user !== null &&
     typeof stored.user.sub === 'string' &&
     typeof stored.dpop === 'boolean';
   if (!valid) return 'the stored session is damaged';
 
+  const copies: Record<string, AccessTokenData> = {};
+  for (const [key, token] of Object.entries(tokens!)) {
+    copies[key] = { accessToken: token.accessToken, expiresAt: token.expiresAt, lifetimeMs: token.lifetimeMs };
+  }
   return {
-    accessToken: stored.accessToken!,
+    tokens: copies,
     refreshToken: stored.refreshToken,
     idToken: stored.idToken,
-    expiresAt: stored.expiresAt!,
-    lifetimeMs: stored.lifetimeMs!,
     user: stored.user!,
     dpop: stored.dpop!,
   };
+}
+
+function isAccessTokenData(value: unknown): value is AccessTokenData {
+  const token = value as Partial<AccessTokenData> | null;
+  return typeof token === 'object' && token !== null && typeof token.accessToken === 'string' && isNumberOrNull(token.expiresAt) && isNumberOrNull(token.lifetimeMs);
 }
 
 function isKeyPair(value: unknown): value is CryptoKeyPair {

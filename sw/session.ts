@@ -1,24 +1,39 @@
 // The signed-in session: tokens in worker memory (and, by configuration, in IndexedDB), the
 // auth state pages see, and the single-flight refresh shared by every request from every tab.
+// A session holds one refresh token and one access token per token target (resource).
 import { GuardianError, toErrorInfo, type ErrorInfo } from './errors.ts';
 import { devLog } from './dev-log.ts';
 import { warn } from './log.ts';
 import type { AuthState, AuthStatus, GuardianEvent } from './protocol.ts';
 import { describeProviderError, type LoginTokens, type TokenSet } from './provider.ts';
 import { runRefreshRound, type RefreshLock, type RefreshOutcome } from './refresh-round.ts';
+import type { TokenTarget } from './resources.ts';
 import { cooldownMs, type RefreshFailure } from './retry-policy.ts';
-import type { LoadedSession, SessionData } from './session-store.ts';
+import type { AccessTokenData, LoadedSession, SessionData } from './session-store.ts';
 
-export interface Session extends Readonly<SessionData> {
+/** An access token in memory, with the generation that tells requests it was replaced. */
+export interface LiveToken extends AccessTokenData {
+  readonly generation: number;
+}
+
+export interface Session extends Readonly<Omit<SessionData, 'tokens'>> {
+  /** Access tokens by token target key; a target without a token yet has no entry. */
+  readonly tokens: Readonly<Record<string, LiveToken>>;
   /** DPoP key pair the tokens are bound to; undefined for bearer tokens. */
   readonly keyPair: CryptoKeyPair | undefined;
-  /** Counter that increases with every new session and every refresh, so a request can see that its token was replaced. */
+}
+
+/** What one request carries: one token target's access token and the key pair it is bound to. */
+export interface Credential {
+  readonly accessToken: string;
+  readonly keyPair: CryptoKeyPair | undefined;
+  /** Increases with every new token, so a request can see that its token was replaced. */
   readonly generation: number;
 }
 
 /** Provider operations the session uses, implemented by `ProviderClient`. */
 export interface TokenRefresher {
-  refresh(refreshToken: string, keyPair: CryptoKeyPair | undefined): Promise<TokenSet>;
+  refresh(refreshToken: string, keyPair: CryptoKeyPair | undefined, target: TokenTarget): Promise<TokenSet>;
   revoke(token: string, tokenTypeHint: 'refresh_token' | 'access_token'): Promise<boolean>;
 }
 
@@ -33,6 +48,8 @@ export interface SessionPersistence {
 
 export interface SessionOptions {
   refresher: TokenRefresher;
+  /** The configured token targets; the login's code exchange returns the first one's token. */
+  tokenTargets: readonly TokenTarget[];
   /** Storage in which sessions outlive the worker; without it they live in memory only. */
   persistence?: SessionPersistence;
   refreshLeewaySeconds: number;
@@ -49,39 +66,56 @@ export interface SessionOptions {
   random?: () => number;
 }
 
-/** The session a request should use, or the reason it has no usable token. */
-export interface RequestSession {
-  session: Session | null;
-  /** Set when the token expired and no new one arrived in time. */
+/** The credential a request should carry, or the reason it has none. */
+export interface RequestCredential {
+  /** Null when no session exists, or when `error` is set. */
+  credential: Credential | null;
+  /** Set when the token expired or was never obtained, and no new one arrived in time. */
   error: GuardianError | null;
 }
 
-/** Why a refresh is requested: the token's lifetime ran out, or a resource rejected it. */
-export type RefreshReason = 'expiry' | 'rejection';
+/**
+ * Why a refresh is requested: the token's lifetime ran out, a resource rejected it, or the
+ * target has no token yet.
+ */
+export type RefreshReason = 'expiry' | 'rejection' | 'missing';
 
 // A token obtained by a rejection-triggered refresh that is rejected again, before any
 // resource accepted it, triggers no further refresh for this long.
 const rejectionRefreshPauseMs = 30_000;
 
+function describeTarget(target: TokenTarget): string {
+  if (target.resource !== undefined) return `resource "${target.resource}"`;
+  if (target.audience !== undefined) return `audience "${target.audience}"`;
+  if (target.scope !== undefined) return `scope "${target.scope}"`;
+  return 'the default audience';
+}
+
 export class SessionManager {
   readonly #options: SessionOptions;
   readonly #now: () => number;
+  readonly #primary: TokenTarget;
   #session: Session | null = null;
   #status: AuthStatus = 'unauthenticated';
   #error: ErrorInfo | null = null;
   #generation = 0;
   #refreshCount = 0;
-  #refreshing: Promise<Session | null> | null = null;
-  #retryNotBefore = 0;
-  #failedRounds = 0;
-  // The token that the latest rejection-triggered refresh produced, until a resource accepts it.
-  #unprovenGeneration: { generation: number; at: number } | null = null;
+  // One flight per token target; flights for different targets run one after another, because
+  // each one rotates the refresh token the next one presents.
+  readonly #flights = new Map<string, Promise<Credential | null>>();
+  #queue: Promise<unknown> = Promise.resolve();
+  readonly #retryNotBefore = new Map<string, number>();
+  readonly #failedRounds = new Map<string, number>();
+  // The token that the latest rejection-triggered refresh produced, per target, until a resource accepts it.
+  readonly #unproven = new Map<string, { generation: number; at: number }>();
   #loading: Promise<void> | null = null;
   #loaded: boolean;
 
   constructor(options: SessionOptions) {
+    if (options.tokenTargets.length === 0) throw new Error('SessionManager needs at least one token target');
     this.#options = options;
     this.#now = options.now ?? Date.now;
+    this.#primary = options.tokenTargets[0]!;
     this.#loaded = options.persistence?.mayHoldSession !== true;
   }
 
@@ -118,7 +152,7 @@ export class SessionManager {
     if (this.#session !== null || loaded.kind === 'none') return;
 
     if (loaded.kind === 'restored') {
-      this.#session = { ...loaded.data, keyPair: loaded.keyPair, generation: ++this.#generation };
+      this.#session = this.#fromStored(loaded.data, loaded.keyPair, null);
       this.#status = 'authenticated';
       return;
     }
@@ -126,12 +160,31 @@ export class SessionManager {
     await this.signOut('login_required', new GuardianError('session_lost', `sw-token-guardian: ${loaded.reason}; log in again`));
   }
 
+  /**
+   * Builds a session from stored data. Tokens of targets this worker no longer configures are
+   * left out; a token equal to one of `previous` keeps its generation.
+   */
+  #fromStored(data: SessionData, keyPair: CryptoKeyPair | undefined, previous: Session | null): Session {
+    const tokens: Record<string, LiveToken> = {};
+    for (const target of this.#options.tokenTargets) {
+      const token = data.tokens[target.key];
+      if (token === undefined) continue;
+      const kept = previous?.tokens[target.key];
+      tokens[target.key] = kept?.accessToken === token.accessToken ? kept : { ...token, generation: ++this.#generation };
+    }
+    return { ...data, tokens, keyPair };
+  }
+
   async #persist(session: Session): Promise<void> {
     const persistence = this.#options.persistence;
     if (persistence === undefined) return;
-    const { keyPair, generation: _generation, ...data } = session;
+    const { keyPair, tokens: liveTokens, ...rest } = session;
+    const tokens: Record<string, AccessTokenData> = {};
+    for (const [key, token] of Object.entries(liveTokens)) {
+      tokens[key] = { accessToken: token.accessToken, expiresAt: token.expiresAt, lifetimeMs: token.lifetimeMs };
+    }
     try {
-      await persistence.save(data, keyPair);
+      await persistence.save({ ...rest, tokens }, keyPair);
       // A logout during the write must not leave the session stored.
       if (this.#session !== session) await persistence.clear();
     } catch (error) {
@@ -148,7 +201,7 @@ export class SessionManager {
     return {
       status: this.#status,
       user: session === null ? null : { ...session.user },
-      expiresAt: session?.expiresAt ?? null,
+      expiresAt: session?.tokens[this.#primary.key]?.expiresAt ?? null,
       error: this.#error,
     };
   }
@@ -157,14 +210,37 @@ export class SessionManager {
     this.#options.emit({ type: 'state', state: this.authState() });
   }
 
-  /** Replaces any session with a new login's tokens and stores it as configured. */
+  #credential(session: Session | null, key: string): Credential | null {
+    const token = session?.tokens[key];
+    if (session === null || token === undefined) return null;
+    return { accessToken: token.accessToken, keyPair: session.keyPair, generation: token.generation };
+  }
+
+  #resetRefreshState(): void {
+    this.#retryNotBefore.clear();
+    this.#failedRounds.clear();
+    this.#unproven.clear();
+  }
+
+  /**
+   * Replaces any session with a new login's tokens and stores it as configured. The login's
+   * access token belongs to the first token target.
+   */
   async signIn(tokens: LoginTokens, keyPair: CryptoKeyPair | undefined): Promise<void> {
-    const session: Session = { ...tokens, dpop: keyPair !== undefined, keyPair, generation: ++this.#generation };
+    const { accessToken, expiresAt, lifetimeMs, refreshToken, idToken, user } = tokens;
+    const session: Session = {
+      tokens: { [this.#primary.key]: { accessToken, expiresAt, lifetimeMs, generation: ++this.#generation } },
+      refreshToken,
+      idToken,
+      user,
+      dpop: keyPair !== undefined,
+      keyPair,
+    };
     this.#session = session;
     this.#loaded = true;
     this.#status = 'authenticated';
     this.#error = null;
-    this.#retryNotBefore = 0;
+    this.#resetRefreshState();
     await this.#persist(session);
     this.#emitState();
   }
@@ -179,6 +255,7 @@ export class SessionManager {
     this.#status = status;
     this.#error = error === null ? null : toErrorInfo(error);
     this.#generation++;
+    this.#resetRefreshState();
     this.#emitState();
     try {
       await this.#options.persistence?.clear();
@@ -195,29 +272,36 @@ export class SessionManager {
   }
 
   /**
-   * Returns the session whose token a request should carry. An expired token waits, at most
-   * `waitLimitMs`, for the shared refresh. A token within the leeway is still used while a
-   * refresh runs in the background, and that refresh is passed to `background` so the caller
-   * can keep the worker alive.
+   * Returns the credential a request to `target` should carry. An expired or missing token
+   * waits, at most `waitLimitMs`, for the shared refresh. A token within the leeway is still
+   * used while a refresh runs in the background, and that refresh is passed to `background` so
+   * the caller can keep the worker alive.
    */
-  async sessionForRequest(background: (refresh: Promise<unknown>) => void): Promise<RequestSession> {
+  async credentialFor(target: TokenTarget, background: (refresh: Promise<unknown>) => void): Promise<RequestCredential> {
     const session = this.#session;
-    if (session === null || session.expiresAt === null) return { session, error: null };
+    if (session === null) return { credential: null, error: null };
+    const token = session.tokens[target.key];
+    if (token !== undefined && token.expiresAt === null) return { credential: this.#credential(session, target.key), error: null };
 
-    const remainingMs = session.expiresAt - this.#now();
-    if (remainingMs > 0) {
-      if (remainingMs <= this.#leewayMs(session)) background(this.refreshAfter(session.generation, 'expiry'));
-      return { session, error: null };
+    if (token !== undefined) {
+      const remainingMs = token.expiresAt! - this.#now();
+      if (remainingMs > 0) {
+        if (remainingMs <= this.#leewayMs(token)) background(this.refreshAfter(target, token.generation, 'expiry'));
+        return { credential: this.#credential(session, target.key), error: null };
+      }
     }
 
-    const refreshing = this.refreshAfter(session.generation, 'expiry');
+    const seenGeneration = token?.generation ?? 0;
+    const refreshing = this.refreshAfter(target, seenGeneration, token === undefined ? 'missing' : 'expiry');
     background(refreshing);
     const renewed = await this.waitLimited(refreshing);
-    if (renewed === undefined || renewed?.generation === session.generation) {
-      const reason = renewed === undefined ? `no new token arrived within ${this.#waitLimitMs} ms` : 'the refresh failed';
-      return { session: null, error: new GuardianError('refresh_failed', `sw-token-guardian: the access token expired and ${reason}; the session is kept`) };
-    }
-    return { session: renewed, error: null };
+    if (renewed !== undefined && renewed !== null && renewed.generation !== seenGeneration) return { credential: renewed, error: null };
+    // The refresh ended the session: the request goes out without credentials, as after a logout.
+    if (this.#session === null) return { credential: null, error: null };
+
+    const reason = renewed === undefined ? `no new token arrived within ${this.#waitLimitMs} ms` : 'the refresh failed';
+    const what = token === undefined ? `no access token for ${describeTarget(target)} was obtained yet` : `the access token for ${describeTarget(target)} expired`;
+    return { credential: null, error: new GuardianError('refresh_failed', `sw-token-guardian: ${what} and ${reason}; the session is kept`) };
   }
 
   get #waitLimitMs(): number {
@@ -233,71 +317,84 @@ export class SessionManager {
     return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
   }
 
-  #leewayMs(session: Session): number {
+  #leewayMs(token: LiveToken): number {
     const leewayMs = this.#options.refreshLeewaySeconds * 1000;
     // A leeway longer than the token's life would refresh on every request.
-    return session.lifetimeMs === null ? leewayMs : Math.min(leewayMs, session.lifetimeMs / 2);
+    return token.lifetimeMs === null ? leewayMs : Math.min(leewayMs, token.lifetimeMs / 2);
   }
 
-  /** Records that a resource accepted the token of `generation`, which lifts the rejection pause. */
-  noteAccepted(generation: number): void {
-    if (this.#unprovenGeneration?.generation === generation) this.#unprovenGeneration = null;
+  /** Records that a resource accepted `target`'s token of `generation`, which lifts the rejection pause. */
+  noteAccepted(target: TokenTarget, generation: number): void {
+    if (this.#unproven.get(target.key)?.generation === generation) this.#unproven.delete(target.key);
   }
 
   /** Lets the next refresh start at once, for example when the page reports it is back online. */
   resumeRefreshing(): Promise<unknown> {
-    this.#retryNotBefore = 0;
-    this.#failedRounds = 0;
+    this.#retryNotBefore.clear();
+    this.#failedRounds.clear();
     const session = this.#session;
-    if (session === null || session.expiresAt === null) return Promise.resolve();
-    if (session.expiresAt - this.#now() > this.#leewayMs(session)) return Promise.resolve();
-    return this.refreshAfter(session.generation, 'expiry');
+    if (session === null) return Promise.resolve();
+    const due = this.#options.tokenTargets.flatMap((target) => {
+      const token = session.tokens[target.key];
+      if (token === undefined || token.expiresAt === null || token.expiresAt - this.#now() > this.#leewayMs(token)) return [];
+      return [this.refreshAfter(target, token.generation, 'expiry')];
+    });
+    return Promise.all(due);
   }
 
   /**
-   * Returns a session newer than `seenGeneration`, refreshing once if none exists yet. Every
-   * caller that saw the same generation shares one refresh. Resolves to the unchanged session
-   * when no refresh ran or it failed for a transient reason, and to null when the session ended.
+   * Returns a credential for `target` newer than `seenGeneration` (0 when the caller had no
+   * token), refreshing once if none exists yet. Every caller that saw the same generation shares
+   * one refresh. Resolves to the unchanged credential when no refresh ran or it failed for a
+   * transient reason, and to null when the session ended or the target still has no token.
    */
-  refreshAfter(seenGeneration: number, reason: RefreshReason): Promise<Session | null> {
+  refreshAfter(target: TokenTarget, seenGeneration: number, reason: RefreshReason): Promise<Credential | null> {
     const session = this.#session;
-    if (session === null || session.generation !== seenGeneration) return Promise.resolve(session);
-    if (this.#refreshing !== null) return this.#refreshing;
-    if (this.#now() < this.#retryNotBefore) return Promise.resolve(session);
+    const key = target.key;
+    if (session === null || (session.tokens[key]?.generation ?? 0) !== seenGeneration) return Promise.resolve(this.#credential(session, key));
+    const flight = this.#flights.get(key);
+    if (flight !== undefined) return flight;
+    if (this.#now() < (this.#retryNotBefore.get(key) ?? 0)) return Promise.resolve(this.#credential(session, key));
 
-    const unproven = this.#unprovenGeneration;
+    const unproven = this.#unproven.get(key);
     if (reason === 'rejection' && unproven?.generation === seenGeneration && this.#now() - unproven.at < rejectionRefreshPauseMs) {
       // A fresh token was rejected too, so another refresh would not help (wrong audience, a
       // server bug). The request gets the resource's 401 instead of starting a refresh loop.
-      return Promise.resolve(session);
+      return Promise.resolve(this.#credential(session, key));
     }
 
-    const attempt = this.#refresh(session, reason).finally(() => {
-      if (this.#refreshing === attempt) this.#refreshing = null;
-    });
-    this.#refreshing = attempt;
+    // With no other flight running, the refresh starts at once rather than a turn later.
+    const run = () => this.#refresh(target, seenGeneration, reason);
+    const attempt = (this.#flights.size === 0 ? run() : this.#queue.then(run))
+      .finally(() => {
+        if (this.#flights.get(key) === attempt) this.#flights.delete(key);
+      });
+    this.#queue = attempt.catch(() => undefined);
+    this.#flights.set(key, attempt);
     return attempt;
   }
 
-  async #refresh(session: Session, reason: RefreshReason): Promise<Session | null> {
+  async #refresh(target: TokenTarget, seenGeneration: number, reason: RefreshReason): Promise<Credential | null> {
+    const key = target.key;
+    // The flight may have waited behind another target's; the session may have changed meanwhile.
+    const session = this.#session;
+    if (session === null || (session.tokens[key]?.generation ?? 0) !== seenGeneration) return this.#credential(session, key);
+
     const refreshId = ++this.#refreshCount;
     const startedAt = this.#now();
     const emit = this.#options.emit;
     emit({ type: 'refresh', phase: 'started', refreshId });
-    if (process.env.NODE_ENV !== 'production') devLog(`refresh #${refreshId} started (${reason})`);
+    if (process.env.NODE_ENV !== 'production') devLog(`refresh #${refreshId} started (${reason}, ${describeTarget(target)})`);
 
-    if (session.refreshToken === undefined) {
-      const error = new GuardianError('refresh_rejected', 'sw-token-guardian: the access token expired and the provider issued no refresh token; include "offline_access" in the scope, or log in again');
-      emit({ type: 'refresh', phase: 'failed', refreshId, durationMs: 0, error: toErrorInfo(error) });
-      await this.signOut('login_required', error);
-      return null;
-    }
+    if (session.refreshToken === undefined) return this.#withoutRefreshToken(session, target, refreshId, reason);
 
     const persistence = this.#options.persistence;
     const outcome: RefreshOutcome = await runRefreshRound({
       refreshToken: session.refreshToken,
       keyPair: session.keyPair,
-      refresh: (refreshToken, keyPair) => this.#options.refresher.refresh(refreshToken, keyPair),
+      tokenKey: key,
+      seenAccessToken: session.tokens[key]?.accessToken,
+      refresh: (refreshToken, keyPair) => this.#options.refresher.refresh(refreshToken, keyPair, target),
       loadStored: persistence?.persists(session) ? () => persistence.load() : undefined,
       lock: this.#options.lock,
       isCurrent: () => this.#session === session,
@@ -306,42 +403,64 @@ export class SessionManager {
       ...(this.#options.random === undefined ? {} : { random: this.#options.random }),
     });
 
-    if (outcome.kind === 'failed') return this.#refreshFailed(session, refreshId, startedAt, outcome.failure, outcome.cause);
+    if (outcome.kind === 'failed') return this.#refreshFailed(session, target, refreshId, startedAt, outcome.failure, outcome.cause);
     if (this.#session !== session) {
       // A logout or a new login replaced the session while the round ran.
       if (outcome.kind === 'refreshed') this.#discard(outcome.tokens);
-      return this.#session;
+      return this.#credential(this.#session, key);
     }
 
-    const next: Session =
-      outcome.kind === 'adopted'
-        ? { ...outcome.data, keyPair: outcome.keyPair, generation: ++this.#generation }
-        : {
-            ...session,
-            accessToken: outcome.tokens.accessToken,
-            // Rotation: the new refresh token replaces the spent one before any waiter resumes.
-            refreshToken: outcome.tokens.refreshToken ?? session.refreshToken,
-            idToken: outcome.tokens.idToken ?? session.idToken,
-            expiresAt: outcome.tokens.expiresAt,
-            lifetimeMs: outcome.tokens.lifetimeMs,
-            generation: ++this.#generation,
-          };
+    let next: Session;
+    if (outcome.kind === 'adopted') {
+      next = this.#fromStored(outcome.data, outcome.keyPair, session);
+    } else {
+      const base = outcome.base === undefined ? session : this.#fromStored(outcome.base.data, outcome.base.keyPair, session);
+      const { accessToken, expiresAt, lifetimeMs } = outcome.tokens;
+      next = {
+        ...base,
+        tokens: { ...base.tokens, [key]: { accessToken, expiresAt, lifetimeMs, generation: ++this.#generation } },
+        // Rotation: the new refresh token replaces the spent one before any waiter resumes.
+        refreshToken: outcome.tokens.refreshToken ?? base.refreshToken,
+        idToken: outcome.tokens.idToken ?? base.idToken,
+      };
+    }
     this.#session = next;
     this.#status = 'authenticated';
     this.#error = null;
-    this.#failedRounds = 0;
-    this.#unprovenGeneration = reason === 'rejection' ? { generation: next.generation, at: this.#now() } : null;
+    this.#failedRounds.delete(key);
+    const renewed = this.#credential(next, key);
+    if (reason === 'rejection' && renewed !== null) this.#unproven.set(key, { generation: renewed.generation, at: this.#now() });
+    else this.#unproven.delete(key);
     // Stored before any waiter resumes, so a worker stopped right after never restores the spent token.
     if (outcome.kind === 'refreshed') await this.#persist(next);
     emit({ type: 'refresh', phase: 'succeeded', refreshId, durationMs: this.#now() - startedAt });
     if (process.env.NODE_ENV !== 'production') devLog(`refresh #${refreshId} ${outcome.kind} in ${this.#now() - startedAt} ms`);
     this.#emitState();
-    return next;
+    return renewed;
   }
 
-  async #refreshFailed(session: Session, refreshId: number, startedAt: number, failure: RefreshFailure, cause: unknown): Promise<Session | null> {
+  /**
+   * Without a refresh token, an expired token needs a new login. A target that never had a
+   * token cannot get one either, but the tokens the session has stay usable.
+   */
+  async #withoutRefreshToken(session: Session, target: TokenTarget, refreshId: number, reason: RefreshReason): Promise<Credential | null> {
+    const fix = 'include "offline_access" in the scope';
+    if (reason === 'missing') {
+      const error = new GuardianError('refresh_failed', `sw-token-guardian: no access token for ${describeTarget(target)} can be obtained, because the provider issued no refresh token; ${fix}`);
+      this.#options.emit({ type: 'refresh', phase: 'failed', refreshId, durationMs: 0, error: toErrorInfo(error) });
+      this.reportError(error);
+      return this.#credential(session, target.key);
+    }
+    const error = new GuardianError('refresh_rejected', `sw-token-guardian: the access token expired and the provider issued no refresh token; ${fix}, or log in again`);
+    this.#options.emit({ type: 'refresh', phase: 'failed', refreshId, durationMs: 0, error: toErrorInfo(error) });
+    await this.signOut('login_required', error);
+    return null;
+  }
+
+  async #refreshFailed(session: Session, target: TokenTarget, refreshId: number, startedAt: number, failure: RefreshFailure, cause: unknown): Promise<Credential | null> {
     const durationMs = this.#now() - startedAt;
-    if (this.#session !== session) return this.#session;
+    const key = target.key;
+    if (this.#session !== session) return this.#credential(this.#session, key);
 
     if (failure.kind === 'rejected') {
       const error = new GuardianError('refresh_rejected', `sw-token-guardian: the provider rejected the refresh token, so a new login is needed: ${describeProviderError(cause)}`);
@@ -353,15 +472,19 @@ export class SessionManager {
 
     // A timed-out request may still be processed by the provider, so the next round waits at
     // least as long as a request may take.
-    this.#failedRounds++;
-    const pauseMs = Math.max(cooldownMs(this.#failedRounds, this.#options.random), failure.retryAfterMs ?? 0, failure.kind === 'timeout' ? this.#waitLimitMs : 0);
-    this.#retryNotBefore = this.#now() + pauseMs;
-    const error = new GuardianError('refresh_failed', `sw-token-guardian: the refresh failed and will be tried again in ${Math.round(pauseMs / 1000)} s; the session is kept: ${describeProviderError(cause)}`);
+    const failedRounds = (this.#failedRounds.get(key) ?? 0) + 1;
+    this.#failedRounds.set(key, failedRounds);
+    const pauseMs = Math.max(cooldownMs(failedRounds, this.#options.random), failure.retryAfterMs ?? 0, failure.kind === 'timeout' ? this.#waitLimitMs : 0);
+    this.#retryNotBefore.set(key, this.#now() + pauseMs);
+    const error = new GuardianError(
+      'refresh_failed',
+      `sw-token-guardian: the refresh for ${describeTarget(target)} failed and will be tried again in ${Math.round(pauseMs / 1000)} s; the session is kept: ${describeProviderError(cause)}`,
+    );
     warn(`refresh #${refreshId} failed (${failure.kind}), session kept, next try in ${pauseMs} ms`, cause);
     this.#error = toErrorInfo(error);
     this.#options.emit({ type: 'refresh', phase: 'failed', refreshId, durationMs, error: toErrorInfo(error) });
     this.#emitState();
-    return session;
+    return this.#credential(session, key);
   }
 
   #discard(tokens: TokenSet): void {
