@@ -122,6 +122,8 @@ try {
   element('login').addEventListener('click', () => void guardian.login({ returnTo: '/' }).catch(showFailure));
   element('logout').addEventListener('click', () => void guardian.logout({ returnTo: '/' }).catch(showFailure));
   element('call').addEventListener('click', () => void callApi('/api/me').catch(showFailure));
+  // Another origin with its own audience: the worker gets a second token from the same refresh token.
+  element('call-reports').addEventListener('click', () => void callApi(`${element('call-reports').dataset.url ?? ''}/summary`).catch(showFailure));
   element('burst').addEventListener('click', () => void burst().catch(showFailure));
   element('call-other').addEventListener('click', () => void callOtherOrigin().catch(showFailure));
   guardian.subscribe((event) => {

@@ -1,4 +1,4 @@
-// `npm run demo`: starts the provider, the app and its API on localhost and prints where to go.
+// `npm run demo`: starts the provider, the app and its APIs on loopback and prints where to go.
 import { startDemo } from './server.ts';
 
 function portFromEnvironment(name: string, fallback: number): number {
@@ -16,6 +16,7 @@ const ports = {
   appPort: portFromEnvironment('DEMO_APP_PORT', 5173),
   providerPort: portFromEnvironment('DEMO_PROVIDER_PORT', 5174),
   otherPort: portFromEnvironment('DEMO_OTHER_PORT', 5175),
+  reportsPort: portFromEnvironment('DEMO_REPORTS_PORT', 5176),
 };
 
 let servers;
@@ -25,7 +26,7 @@ try {
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'EADDRINUSE') {
     const port = (error as { port?: number }).port;
-    console.error(`demo: port ${port ?? ''} is already in use. Stop the program using it, or choose other ports with DEMO_APP_PORT, DEMO_PROVIDER_PORT and DEMO_OTHER_PORT (now ${ports.appPort}, ${ports.providerPort}, ${ports.otherPort}).`);
+    console.error(`demo: port ${port ?? ''} is already in use. Stop the program using it, or choose other ports with DEMO_APP_PORT, DEMO_PROVIDER_PORT, DEMO_OTHER_PORT and DEMO_REPORTS_PORT (now ${ports.appPort}, ${ports.providerPort}, ${ports.otherPort}, ${ports.reportsPort}).`);
     process.exit(1);
   }
   throw error;
@@ -34,7 +35,8 @@ try {
 console.log(`sw-token-guardian demo
   app:          ${servers.appUrl}/   <- open this in a browser with service workers
   provider:     ${servers.issuer}   (sign in as alice / wonderland, or bob / builder)
-  api:          ${servers.apiUrl}   (a configured resource)
+  orders api:   ${servers.apiUrl}   (a configured resource on the app's origin)
+  reports api:  ${servers.reportsUrl}   (a configured resource on its own origin, with its own token)
   other origin: ${servers.otherOrigin}   (not a resource: gets no credentials)
 Access tokens live 20 s. A call made after that refreshes the token first, and the log shows it.
 Press Ctrl+C to stop.`);

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { exportJWK, generateKeyPair } from 'jose';
-import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { MemoryAdapter } from './memory-adapter.ts';
 import { refreshReuseGrace, TokenEndpointFaults } from './token-endpoint-faults.ts';
 
@@ -21,8 +21,11 @@ export interface ProviderOptions {
   issuer: string;
   appOrigin: string;
   clientId: string;
-  /** Audience of the demo API's access tokens. */
-  apiAudience: string;
+  /**
+   * The resource servers, by RFC 8707 resource indicator, with the scopes each one defines. The
+   * first is the default for token requests that name no resource.
+   */
+  resourceServers: Array<{ audience: string; scope: string }>;
   accessTokenTtlSeconds: number;
   /** Offers DPoP (RFC 9449). Default true. */
   dpop?: boolean;
@@ -154,7 +157,6 @@ function recordTokenTraffic(ctx: KoaContextWithOIDC, counters: ProviderCounters,
 export async function createDemoProvider(options: ProviderOptions): Promise<DemoProvider> {
   const counters: ProviderCounters = { authorizationCodeGrants: 0, refreshGrants: 0, grantErrors: {}, revocations: 0, grantsRevoked: 0 };
   const secrets: IssuedSecrets = { accessTokens: [], refreshTokens: [], idTokens: [], codes: [], codeVerifiers: [] };
-  const apiScope = 'api:read api:write';
 
   const configuration: Configuration = {
     adapter: MemoryAdapter.forStore(new Map()),
@@ -212,15 +214,19 @@ export async function createDemoProvider(options: ProviderOptions): Promise<Demo
       },
       resourceIndicators: {
         enabled: true,
-        defaultResource: () => options.apiAudience,
+        defaultResource: () => options.resourceServers[0]!.audience,
         useGrantedResource: () => true,
-        getResourceServerInfo: () => ({
-          scope: apiScope,
-          audience: options.apiAudience,
-          accessTokenTTL: options.accessTokenTtlSeconds,
-          accessTokenFormat: 'jwt',
-          jwt: { sign: { alg: 'ES256' } },
-        }),
+        getResourceServerInfo: (_ctx, indicator) => {
+          const server = options.resourceServers.find((candidate) => candidate.audience === indicator);
+          if (server === undefined) throw new errors.InvalidTarget(`this provider knows no resource server ${indicator}`);
+          return {
+            scope: server.scope,
+            audience: server.audience,
+            accessTokenTTL: options.accessTokenTtlSeconds,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: 'ES256' } },
+          };
+        },
       },
     },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
@@ -235,7 +241,7 @@ export async function createDemoProvider(options: ProviderOptions): Promise<Demo
       const existing = grantId === undefined ? undefined : await ctx.oidc.provider.Grant.find(grantId);
       const grant = existing ?? new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client!.clientId, accountId: ctx.oidc.session!.accountId! });
       grant.addOIDCScope('openid offline_access profile email');
-      grant.addResourceScope(options.apiAudience, apiScope);
+      for (const server of options.resourceServers) grant.addResourceScope(server.audience, server.scope);
       await grant.save();
       return grant;
     },

@@ -3,7 +3,7 @@
 // records each request so tests can count requests where they land.
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { calculateJwkThumbprint, createRemoteJWKSet, EmbeddedJWK, jwtVerify, type JWTPayload } from 'jose';
+import { calculateJwkThumbprint, createRemoteJWKSet, decodeJwt, EmbeddedJWK, jwtVerify, type JWTPayload } from 'jose';
 
 export interface ApiRequestRecord {
   method: string;
@@ -16,7 +16,17 @@ export interface ApiRequestRecord {
   /** The `error` of the challenge sent with a 401. */
   challenge: string | null;
   tokenId: string | null;
+  /** The `aud` claim of the token that arrived, read before any check, so tests see misdirected tokens too. */
+  tokenAudience: string | string[] | null;
   bodySha256: string | null;
+}
+
+/** CORS policy of an API that pages on another origin call. */
+export interface CorsPolicy {
+  /** The one origin allowed to call, such as the app's. */
+  allowOrigin: string;
+  /** Request headers the preflight allows. Default: Authorization, DPoP, Content-Type. */
+  allowHeaders?: string[];
 }
 
 /**
@@ -34,6 +44,10 @@ export interface ResourceApi {
   setNonceMode: (mode: DpopNonceMode) => void;
   /** Rejects every token, fresh ones included, as an API with the wrong audience would. */
   setRejectAll: (rejectAll: boolean) => void;
+  /** Changes the request headers the CORS preflight allows; only for an API created with `cors`. */
+  setCorsAllowedHeaders: (headers: string[]) => void;
+  /** Preflight requests answered so far. */
+  preflights: number;
 }
 
 export interface ResourceApiOptions {
@@ -43,6 +57,8 @@ export interface ResourceApiOptions {
   /** Origin the API is reached at, for checking a proof's `htu`. */
   origin: string;
   nonceMode?: DpopNonceMode;
+  /** Answers preflights and adds CORS headers, for an API on another origin than the app. */
+  cors?: CorsPolicy;
   /** Largest accepted request body, in bytes. */
   maxBodyBytes?: number;
 }
@@ -90,6 +106,16 @@ async function hashUploadedFiles(body: Buffer, contentType: string | undefined):
 
 function sha256Base64Url(value: string): string {
   return createHash('sha256').update(value).digest('base64url');
+}
+
+function audienceOf(authorization: string | undefined): string | string[] | null {
+  const token = authorization?.split(' ')[1];
+  if (token === undefined) return null;
+  try {
+    return decodeJwt(token).aud ?? null;
+  } catch {
+    return null;
+  }
 }
 
 export function createResourceApi(options: ResourceApiOptions): ResourceApi {
@@ -210,7 +236,33 @@ export function createResourceApi(options: ResourceApiOptions): ResourceApi {
     });
   }
 
+  const defaultCorsHeaders = ['Authorization', 'DPoP', 'Content-Type'];
+  let corsAllowedHeaders = options.cors?.allowHeaders ?? defaultCorsHeaders;
+  const api = { preflights: 0 };
+
+  /** Answers a preflight, or adds CORS headers to the response; false when the request is done. */
+  function applyCors(req: IncomingMessage, res: ServerResponse): boolean {
+    const cors = options.cors;
+    if (cors === undefined) return true;
+    res.setHeader('vary', 'Origin');
+    if (req.headers.origin === cors.allowOrigin) {
+      res.setHeader('access-control-allow-origin', cors.allowOrigin);
+      // The worker reads challenges and DPoP nonces from responses to cross-origin requests.
+      res.setHeader('access-control-expose-headers', 'WWW-Authenticate, DPoP-Nonce');
+    }
+    if (req.method !== 'OPTIONS') return true;
+    api.preflights++;
+    res.writeHead(204, {
+      'access-control-allow-methods': 'GET, POST, PUT, PATCH, DELETE',
+      'access-control-allow-headers': corsAllowedHeaders.join(', '),
+      'access-control-max-age': '0',
+    });
+    res.end();
+    return false;
+  }
+
   function handle(req: IncomingMessage, res: ServerResponse): void {
+    if (!applyCors(req, res)) return;
     const url = new URL(req.url ?? '/', options.origin);
     const authorization = req.headers.authorization;
     const record: ApiRequestRecord = {
@@ -221,6 +273,7 @@ export function createResourceApi(options: ResourceApiOptions): ResourceApi {
       status: 0,
       challenge: null,
       tokenId: null,
+      tokenAudience: audienceOf(authorization),
       bodySha256: null,
     };
     records.push(record);
@@ -234,6 +287,12 @@ export function createResourceApi(options: ResourceApiOptions): ResourceApi {
   return {
     handle,
     records,
+    get preflights() {
+      return api.preflights;
+    },
+    setCorsAllowedHeaders: (headers) => {
+      corsAllowedHeaders = headers;
+    },
     rejectSeenTokens: () => {
       for (const id of seenTokenIds) rejectedTokenIds.add(id);
     },

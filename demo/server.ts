@@ -1,5 +1,6 @@
 // Starts the whole demo on loopback: the OpenID Provider, the app (page, worker script and
-// resource API on one origin), and a second origin that is not a configured resource.
+// orders API on one origin), a reports API on a second origin that allows the app through
+// CORS, and a third origin that is not a configured resource.
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -10,10 +11,11 @@ import { createDemoProvider, type DemoProvider } from './provider.ts';
 import { createResourceApi, type DpopNonceMode, type ResourceApi } from './resource-api.ts';
 
 export interface DemoOptions {
-  /** Ports; 0 lets the operating system choose. Defaults: 0 for all three. */
+  /** Ports; 0 lets the operating system choose. Defaults: 0 for all four. */
   appPort?: number;
   providerPort?: number;
   otherPort?: number;
+  reportsPort?: number;
   accessTokenTtlSeconds?: number;
   /** Whether the provider offers DPoP. Default true. */
   providerDpop?: boolean;
@@ -41,12 +43,16 @@ export interface OtherOriginRecord {
 export interface DemoServers {
   appUrl: string;
   issuer: string;
+  /** The orders API, on the app's origin; its tokens have this URL as audience. */
   apiUrl: string;
+  /** The reports API, on its own origin; its tokens have this URL as audience. */
+  reportsUrl: string;
   /** An origin the worker must never send credentials to. */
   otherOrigin: string;
   clientId: string;
   provider: DemoProvider;
   api: ResourceApi;
+  reportsApi: ResourceApi;
   otherRecords: OtherOriginRecord[];
   /** Requests to `<issuer>/echo/…`, a path on the provider's origin that tests may configure as a resource. */
   issuerEchoRecords: OtherOriginRecord[];
@@ -113,21 +119,28 @@ export async function startDemo(options: DemoOptions = {}): Promise<DemoServers>
   const appServer = createServer();
   const providerServer = createServer();
   const otherServer = createServer();
+  const reportsServer = createServer();
   // The app lives on localhost and the provider on 127.0.0.1, so they are different sites, as in production.
   const appPort = await listen(appServer, options.appPort ?? 0, 'localhost');
   const providerPort = await listen(providerServer, options.providerPort ?? 0, '127.0.0.1');
   const otherPort = await listen(otherServer, options.otherPort ?? 0, '127.0.0.1');
+  const reportsPort = await listen(reportsServer, options.reportsPort ?? 0, '127.0.0.1');
 
   const appUrl = `http://localhost:${appPort}`;
   const issuer = `http://127.0.0.1:${providerPort}`;
   const apiUrl = `${appUrl}/api`;
+  const reportsOrigin = `http://127.0.0.1:${reportsPort}`;
+  const reportsUrl = `${reportsOrigin}/reports`;
   const clientId = 'demo-app';
 
   const provider = await createDemoProvider({
     issuer,
     appOrigin: appUrl,
     clientId,
-    apiAudience: apiUrl,
+    resourceServers: [
+      { audience: apiUrl, scope: 'api:read api:write' },
+      { audience: reportsUrl, scope: 'reports:read' },
+    ],
     accessTokenTtlSeconds: options.accessTokenTtlSeconds ?? 20,
     dpop: options.providerDpop ?? true,
     requireDpopNonce: options.providerDpopNonce ?? false,
@@ -135,6 +148,14 @@ export async function startDemo(options: DemoOptions = {}): Promise<DemoServers>
     redirectUris: [`${appUrl}/callback`, ...(options.extraRedirectUris ?? []).map((path) => `${appUrl}${path}`)],
   });
   const api = createResourceApi({ issuer, jwksUri: `${issuer}/jwks`, audience: apiUrl, origin: appUrl, nonceMode: options.apiDpopNonce ?? 'off' });
+  const reportsApi = createResourceApi({
+    issuer,
+    jwksUri: `${issuer}/jwks`,
+    audience: reportsUrl,
+    origin: reportsOrigin,
+    nonceMode: options.apiDpopNonce ?? 'off',
+    cors: { allowOrigin: appUrl },
+  });
   const otherRecords: OtherOriginRecord[] = [];
 
   const workerConfig: Record<string, unknown> = {
@@ -142,8 +163,12 @@ export async function startDemo(options: DemoOptions = {}): Promise<DemoServers>
     clientId,
     redirectUri: `${appUrl}/callback`,
     postLogoutRedirectUri: `${appUrl}/`,
-    scope: 'openid offline_access profile email api:read api:write',
-    resources: [apiUrl],
+    scope: 'openid offline_access profile email',
+    // Each API checks its own audience, so each gets its own token from the one refresh token.
+    resources: [
+      { url: apiUrl, resource: apiUrl, scope: 'api:read api:write' },
+      { url: reportsUrl, resource: reportsUrl, scope: 'reports:read' },
+    ],
     refreshLeewaySeconds: 5,
     allowInsecureRequests: true,
     requestEvents: true,
@@ -157,6 +182,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<DemoServers>
     else provider.handle(req, res);
   });
   otherServer.on('request', otherOriginHandler(otherRecords));
+  reportsServer.on('request', (req, res) => reportsApi.handle(req, res));
   appServer.on('request', (req, res) => {
     const path = new URL(req.url ?? '/', appUrl).pathname;
     if (path === '/api' || path.startsWith('/api/')) {
@@ -175,7 +201,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<DemoServers>
       res.end('<!doctype html><html lang="en"><title>Page for a worker without the guardian</title></html>');
     } else if (path === '/' || path === '/index.html') {
       res.writeHead(200, { ...noStore, 'content-type': 'text/html; charset=utf-8' });
-      res.end(indexHtml.replaceAll('%OTHER_ORIGIN%', `http://127.0.0.1:${otherPort}`));
+      res.end(indexHtml.replaceAll('%OTHER_ORIGIN%', `http://127.0.0.1:${otherPort}`).replaceAll('%REPORTS_URL%', reportsUrl));
     } else if (path === '/plain-sw.js') {
       // A worker without the guardian, for tests of calls that get no response.
       res.writeHead(200, { ...noStore, 'content-type': 'text/javascript' });
@@ -199,15 +225,17 @@ export async function startDemo(options: DemoOptions = {}): Promise<DemoServers>
     appUrl,
     issuer,
     apiUrl,
+    reportsUrl,
     otherOrigin: `http://127.0.0.1:${otherPort}`,
     clientId,
     provider,
     api,
+    reportsApi,
     otherRecords,
     issuerEchoRecords,
     workerConfig,
     close: async () => {
-      await Promise.all([close(appServer), close(providerServer), close(otherServer)]);
+      await Promise.all([close(appServer), close(providerServer), close(otherServer), close(reportsServer)]);
     },
   };
 }
