@@ -1,5 +1,5 @@
 import type { Page } from '@playwright/test';
-import { authStatus, expect, fetchMany, logIn, openApp, openTab, stopServiceWorkers, test } from './fixtures.ts';
+import { authStatus, expect, fetchMany, logIn, openApp, openTab, skipUnlessChromium, stopServiceWorkers, test } from './fixtures.ts';
 
 interface Reply {
   status: number;
@@ -232,6 +232,7 @@ test('typed error crosses the channel', async ({ page, demo }) => {
 });
 
 test('hard reload takes control again', async ({ page, demo }) => {
+  skipUnlessChromium(page, 'a hard reload');
   await logIn(page, demo);
   const cdp = await page.context().newCDPSession(page);
   await cdp.send('Page.reload', { ignoreCache: true });

@@ -86,11 +86,18 @@ export function fetchMany(page: Page, path: string, count: number): Promise<numb
   );
 }
 
+/** Skips the running test outside Chromium: `what` needs the Chromium DevTools protocol. */
+export function skipUnlessChromium(page: Page, what: string): void {
+  const browserName = page.context().browser()?.browserType().name() ?? 'this browser';
+  test.skip(browserName !== 'chromium', `${what} needs the Chromium DevTools protocol, which ${browserName} lacks`);
+}
+
 /**
  * Stops every service worker of the browser through the DevTools protocol. Chromium does not
  * stop idle workers by itself while Playwright is attached.
  */
 export async function stopServiceWorkers(page: Page): Promise<void> {
+  skipUnlessChromium(page, 'stopping a service worker');
   const cdp = await page.context().newCDPSession(page);
   await cdp.send('ServiceWorker.enable');
   await cdp.send('ServiceWorker.stopAllWorkers');

@@ -2,7 +2,7 @@ import { chromium } from '@playwright/test';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { authStatus, expect, fetchMany, logIn, openApp, stopServiceWorkers, test } from './fixtures.ts';
+import { authStatus, expect, fetchMany, logIn, openApp, skipUnlessChromium, stopServiceWorkers, test } from './fixtures.ts';
 
 test('stopped worker restores DPoP session', async ({ page, demo }) => {
   await logIn(page, demo);
@@ -31,6 +31,7 @@ test.describe('restored session refresh', () => {
   });
 
   test('cleared IndexedDB is written again', async ({ page, demo }) => {
+    skipUnlessChromium(page, 'clearing one storage type');
     await logIn(page, demo);
     const cdp = await page.context().newCDPSession(page);
     await cdp.send('Storage.clearDataForOrigin', { origin: demo.appUrl, storageTypes: 'indexeddb' });
@@ -66,7 +67,8 @@ test.describe('restored session refresh', () => {
   });
 });
 
-test('browser restart keeps the session', async ({ demo }, testInfo) => {
+test('browser restart keeps the session', async ({ demo, browserName }, testInfo) => {
+  test.skip(browserName !== 'chromium', 'the restart relaunches Chromium with a persistent profile');
   const profile = await mkdtemp(join(tmpdir(), 'guardian-profile-'));
   const launchOptions = testInfo.project.use.launchOptions ?? {};
   try {

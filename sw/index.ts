@@ -101,7 +101,7 @@ export function installTokenGuardian(config: GuardianConfig): void {
   const sessions = new SessionManager({
     refresher: provider,
     tokenTargets: resolved.tokenTargets,
-    persistence: new SessionStore(storage, resolved.persistence),
+    persistence: new SessionStore(storage, resolved.persistence, (message) => warn(message)),
     refreshLeewaySeconds: resolved.refreshLeewaySeconds,
     emit: broadcast,
     waitLimitMs: resolved.providerTimeoutMs,

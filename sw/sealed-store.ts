@@ -41,6 +41,16 @@ export class SealedStore {
     return this.#creatingKey;
   }
 
+  /**
+   * Checks that this browser lets a service worker keep a non-extractable key in IndexedDB, by
+   * reading or creating the sealing key. Rejects with the browser's reason where it does not,
+   * for example where IndexedDB is missing or cannot store a `CryptoKey`.
+   */
+  async probe(): Promise<void> {
+    if (typeof indexedDB === 'undefined') throw new Error('this browser offers no IndexedDB to service workers');
+    await this.#sealingKey();
+  }
+
   /** Stores `value` as JSON, sealed with the store's key. */
   async setSealed(name: string, value: unknown): Promise<void> {
     const key = await this.#sealingKey();

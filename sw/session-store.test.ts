@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { sessionSchemaVersion, upgradeSessionRecord } from './session-store.ts';
+import { SessionStore, sessionSchemaVersion, upgradeSessionRecord, type SessionStorage } from './session-store.ts';
 
 const token = { accessToken: 'at', expiresAt: 1_700_000_000_000, lifetimeMs: 20_000 };
 
@@ -65,3 +65,39 @@ for (const [name, record] of damaged) {
     expect(typeof upgradeSessionRecord(record)).toBe('string');
   });
 }
+
+/** A storage whose feature probe fails, as in a browser that cannot keep a CryptoKey in IndexedDB. */
+function storageWithoutKeys(writes: string[]): SessionStorage {
+  const refuse = async (name: string) => {
+    writes.push(name);
+  };
+  return {
+    probe: async () => {
+      throw new DOMException('CryptoKey could not be cloned', 'DataCloneError');
+    },
+    setSealed: refuse,
+    setPlain: refuse,
+    delete: refuse,
+    getSealed: async () => undefined,
+    getPlain: async () => undefined,
+  };
+}
+
+const sessionData = { tokens: { default: token }, refreshToken: 'rt', idToken: undefined, user: { sub: 'alice' }, dpop: true };
+
+test('auto persistence falls back to memory where IndexedDB cannot hold keys', async () => {
+  const writes: string[] = [];
+  const warnings: string[] = [];
+  const store = new SessionStore(storageWithoutKeys(writes), 'auto', (message) => warnings.push(message));
+  await store.save(sessionData, undefined);
+  expect(await store.load()).toEqual({ kind: 'none' });
+  await store.clear();
+  expect(writes).toEqual([]);
+  // Detected once per worker life.
+  expect(warnings).toEqual([expect.stringContaining('DataCloneError')]);
+});
+
+test('indexeddb persistence reports a browser that cannot hold keys', async () => {
+  const store = new SessionStore(storageWithoutKeys([]), 'indexeddb');
+  await expect(store.save(sessionData, undefined)).rejects.toThrow(/persistence: 'indexeddb' cannot be honoured/);
+});

@@ -106,13 +106,34 @@ function isKeyPair(value: unknown): value is CryptoKeyPair {
   );
 }
 
-export class SessionStore {
-  readonly #storage: SealedStore;
-  readonly #setting: PersistenceSetting;
+/** The part of `SealedStore` sessions use. */
+export type SessionStorage = Pick<SealedStore, 'probe' | 'setSealed' | 'getSealed' | 'setPlain' | 'getPlain' | 'delete'>;
 
-  constructor(storage: SealedStore, setting: PersistenceSetting) {
+export class SessionStore {
+  readonly #storage: SessionStorage;
+  readonly #setting: PersistenceSetting;
+  readonly #warn: (message: string) => void;
+  #usable: Promise<boolean> | null = null;
+
+  constructor(storage: SessionStorage, setting: PersistenceSetting, warnings: (message: string) => void = () => undefined) {
     this.#storage = storage;
     this.#setting = setting;
+    this.#warn = warnings;
+  }
+
+  /**
+   * Feature detection, once per worker life: whether IndexedDB can hold the non-extractable
+   * keys that sessions need. Where it cannot, `'auto'` keeps sessions in memory.
+   */
+  #storageUsable(): Promise<boolean> {
+    this.#usable ??= this.#storage.probe().then(
+      () => true,
+      (error: unknown) => {
+        this.#warn(`IndexedDB cannot hold non-extractable keys here (${String(error)}), so sessions live in worker memory only`);
+        return false;
+      },
+    );
+    return this.#usable;
   }
 
   /** Tells whether a session of this kind is written to IndexedDB under the configured setting. */
@@ -132,13 +153,17 @@ export class SessionStore {
       await this.clear();
       return;
     }
+    if (!(await this.#storageUsable())) {
+      if (this.#setting === 'auto') return;
+      throw new Error("IndexedDB cannot hold non-extractable keys in this browser, so persistence: 'indexeddb' cannot be honoured");
+    }
     if (keyPair !== undefined) await this.#storage.setPlain(keyName, keyPair);
     const record: StoredSessionRecord = { schemaVersion: sessionSchemaVersion, ...data };
     await this.#storage.setSealed(sessionName, record);
   }
 
   async load(): Promise<LoadedSession> {
-    if (!this.mayHoldSession) return { kind: 'none' };
+    if (!this.mayHoldSession || !(await this.#storageUsable())) return { kind: 'none' };
 
     let record: unknown;
     try {
@@ -160,6 +185,7 @@ export class SessionStore {
   }
 
   async clear(): Promise<void> {
+    if (!(await this.#storageUsable())) return;
     await this.#storage.delete(sessionName);
     await this.#storage.delete(keyName);
   }
