@@ -12,7 +12,7 @@ for (const [name, browser] of [['firefox', firefox], ['webkit', webkit]] as cons
   if (existsSync(browser.executablePath())) {
     otherBrowsers.push({ name: `e2e-${name}`, testDir: 'e2e', testMatch: '**/*.spec.ts', testIgnore: browserIndependent, use: { browserName: name, trace: 'retain-on-failure' } });
   } else if (process.env.TEST_WORKER_INDEX === undefined) {
-    // Printed once, by the runner process; worker processes load this file too.
+    // Printed once, by the runner process, because worker processes load this file too.
     console.log(`${name}: not installed, so its e2e project is skipped; "npx playwright install ${name}" adds it where the network allows`);
   }
 }

@@ -43,9 +43,9 @@ export interface OtherOriginRecord {
 export interface DemoServers {
   appUrl: string;
   issuer: string;
-  /** The orders API, on the app's origin; its tokens have this URL as audience. */
+  /** The orders API, on the app's origin. Its tokens have this URL as audience. */
   apiUrl: string;
-  /** The reports API, on its own origin; its tokens have this URL as audience. */
+  /** The reports API, on its own origin. Its tokens have this URL as audience. */
   reportsUrl: string;
   /** An origin the worker must never send credentials to. */
   otherOrigin: string;

@@ -5,7 +5,7 @@ import { guardianBundles, measureBundles } from './bench/bundle-sizes.ts';
 // Gzipped size limits, a few percent above the sizes measured when they were set, so growth is
 // a decision rather than an accident. BENCHMARKS.md compares them with other libraries.
 const budgets: Record<string, number> = {
-  'sw-token-guardian worker': 20.5 * 1024,
+  'sw-token-guardian worker': 22.5 * 1024,
   'sw-token-guardian page client': 3.75 * 1024,
 };
 

@@ -14,8 +14,9 @@ export interface GuardianConfig {
   /**
    * Where requests get credentials: each entry an origin plus a path prefix, such as
    * `https://api.example.com/v1`, or an object that also names the resource's own token
-   * (`resource`, `audience`, `scope`). Entries with the same token parameters share one token;
-   * the first entry's token comes with the login, the others from the refresh token on first use.
+   * (`resource`, `audience`, `scope`). Entries with the same token parameters share one token.
+   * The first entry's token comes with the login. The others come from the refresh token on
+   * first use.
    */
   resources: Array<string | ResourceConfig>;
   /** Seconds before expiry at which a refresh starts, capped at half the token lifetime. Default 30. */
@@ -52,7 +53,7 @@ export interface ResolvedConfig {
   issuer: URL;
   clientId: string;
   redirectUri: URL;
-  /** The configured scope; the authorization request asks for it plus every resource's scope. */
+  /** The configured scope. The authorization request contains it plus every resource's scope. */
   scope: string;
   authorizationScope: string;
   resources: ResourceMatcher[];

@@ -78,8 +78,8 @@ export function dpopOption(dpop: oauth.DPoPHandle | undefined): { DPoP?: oauth.D
 }
 
 /**
- * The token endpoint parameters that select a resource's token. `scope` is sent only with a
- * refresh: at the code exchange the provider decides from what the authorization granted.
+ * Builds the token endpoint parameters that select a resource's token. `scope` is sent only
+ * with a refresh, because at the code exchange the provider decides from the authorization.
  */
 function targetParameters(target: TokenTarget, grant: 'authorization_code' | 'refresh_token'): Record<string, string> {
   const parameters: Record<string, string> = {};
@@ -193,7 +193,7 @@ export class ProviderClient {
     url.searchParams.set('redirect_uri', this.#config.redirectUri.href);
     url.searchParams.set('response_type', 'code');
     url.searchParams.set('scope', this.#config.authorizationScope);
-    // RFC 8707 lets one authorization name several resources; an audience parameter names one.
+    // RFC 8707 lets one authorization name several resources, but an audience parameter names one.
     const targets = this.#config.tokenTargets;
     for (const resource of new Set(targets.flatMap((target) => (target.resource === undefined ? [] : [target.resource])))) {
       url.searchParams.append('resource', resource);

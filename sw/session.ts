@@ -1,6 +1,6 @@
 // The signed-in session: tokens in worker memory (and, by configuration, in IndexedDB), the
 // auth state pages see, and the single-flight refresh shared by every request from every tab.
-// A session holds one refresh token and one access token per token target (resource).
+// A session contains one refresh token and one access token per token target (resource).
 import { GuardianError, toErrorInfo, type ErrorInfo } from './errors.ts';
 import { devLog } from './dev-log.ts';
 import { warn } from './log.ts';
@@ -11,13 +11,13 @@ import type { TokenTarget } from './resources.ts';
 import { cooldownMs, type RefreshFailure } from './retry-policy.ts';
 import type { AccessTokenData, LoadedSession, SessionData } from './session-store.ts';
 
-/** An access token in memory, with the generation that tells requests it was replaced. */
+/** An access token in memory, with a generation that changes whenever the token is replaced. */
 export interface LiveToken extends AccessTokenData {
   readonly generation: number;
 }
 
 export interface Session extends Readonly<Omit<SessionData, 'tokens'>> {
-  /** Access tokens by token target key; a target without a token yet has no entry. */
+  /** Access tokens by token target key. A target without a token yet has no entry. */
   readonly tokens: Readonly<Record<string, LiveToken>>;
   /** DPoP key pair the tokens are bound to; undefined for bearer tokens. */
   readonly keyPair: CryptoKeyPair | undefined;
