@@ -88,6 +88,9 @@ test('no token, code or verifier reaches the page', async ({ context, page, demo
   demo.api.rejectSeenTokens();
   expect(await fetchMany(page, '/api/me', 5)).toEqual([200, 200, 200, 200, 200]);
   expect(demo.provider.counters.refreshGrants).toBe(1);
+  // The reports API's token is a second access token, obtained with a second refresh.
+  expect(await fetchMany(page, `${demo.reportsUrl}/summary`, 2)).toEqual([200, 200]);
+  expect(demo.provider.counters.refreshGrants).toBe(2);
   const events = await page.evaluate(() => (window as unknown as { observedEvents: unknown[] }).observedEvents);
   expect(events.some((event) => (event as GuardianEvent).type === 'refresh')).toBe(true);
 
@@ -95,7 +98,8 @@ test('no token, code or verifier reaches the page', async ({ context, page, demo
   const allSecrets = [...secrets.accessTokens, ...secrets.refreshTokens, ...secrets.idTokens, ...secrets.codes, ...secrets.codeVerifiers];
   expect(secrets.codes).toHaveLength(1);
   expect(secrets.codeVerifiers).toHaveLength(1);
-  expect(secrets.refreshTokens).toHaveLength(2);
+  expect(secrets.refreshTokens).toHaveLength(3);
+  expect(secrets.accessTokens).toHaveLength(3);
 
   expectNoSecret(readableDuringLogin, secrets.codeVerifiers, 'storage during the login');
   expectNoSecret(await readEverythingInPage(page), allSecrets, 'page-readable storage after login');
