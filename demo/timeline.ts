@@ -226,7 +226,6 @@ export class Timeline {
   #runningTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(container: HTMLElement) {
-    const style = html('style', {}, styles);
     const head = html('div', { class: 'timeline-head' });
     const title = html('h2', { id: 'timeline-title' }, 'Timeline');
     this.#pauseButton = html('button', { id: 'timeline-pause', class: 'secondary', type: 'button', 'aria-pressed': 'false' }, 'Pause');
@@ -243,8 +242,9 @@ export class Timeline {
     this.#chart.append(defs, this.#content);
     figure.append(caption, this.#chart, this.#summary);
 
+    document.head.append(html('style', {}, styles));
     container.classList.add('timeline');
-    container.replaceChildren(style, head, figure, buildLegend());
+    container.replaceChildren(head, figure, buildLegend());
     this.#pauseButton.addEventListener('click', () => this.#togglePause());
     clearButton.addEventListener('click', () => this.clear());
     // Only a new width changes the layout; the height follows from it.

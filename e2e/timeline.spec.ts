@@ -1,5 +1,6 @@
 // The demo's timeline: its layout in Node, a live two-tab burst after expiry, and a screenshot
-// of a recorded event list compared with a committed baseline.
+// of a recorded event list compared with a committed baseline. The live test attaches a
+// full-page screenshot to the report, which `--reporter=html` shows.
 //
 // The baseline is e2e/timeline.spec.ts-snapshots/recorded-events-e2e-linux.png, taken by
 // Debian's Chromium in headless mode. After a deliberate change to the timeline's look, write
@@ -205,8 +206,8 @@ test.describe('two tabs after expiry', () => {
       }
       await expect(tab.locator('#timeline-summary'), view).toContainText('Shown: 40 requests from 2 tabs (');
       await expect(tab.locator('#timeline-summary'), view).toContainText('1 refresh (1 succeeded)');
+      await expect(tab.locator('#timeline [data-lane-label]'), view).toHaveText(['this tab', 'tab 2', 'refresh', 'state']);
     }
-    await expect(page.locator('#timeline [data-lane-label]')).toHaveText(['this tab', 'tab 2', 'refresh', 'state']);
 
     await testInfo.attach('demo after a two-tab burst', { body: await page.screenshot({ fullPage: true }), contentType: 'image/png' });
   });
