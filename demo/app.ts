@@ -1,6 +1,7 @@
 // The demo page: connects to the guardian, shows its state and events, and calls the API
 // with plain fetch.
 import { connectTokenGuardian, type AuthState, type GuardianEvent } from '../client/index.ts';
+import { Timeline } from './timeline.ts';
 
 function element<T extends HTMLElement = HTMLElement>(id: string): T {
   const found = document.getElementById(id);
@@ -113,6 +114,9 @@ function showFailure(error: unknown): void {
 
 restoreLog();
 setInterval(showExpiry, 1000);
+const timeline = new Timeline(element('timeline'));
+// Exposed for tests, which replay a fixed event list into it.
+(window as unknown as { demoTimeline: Timeline }).demoTimeline = timeline;
 
 try {
   const guardian = await connectTokenGuardian({ scriptUrl: '/sw.js' });
@@ -127,11 +131,14 @@ try {
   element('burst').addEventListener('click', () => void burst().catch(showFailure));
   element('call-other').addEventListener('click', () => void callOtherOrigin().catch(showFailure));
   guardian.subscribe((event) => {
+    timeline.record(event);
     if (event.type === 'state') showState(event.state);
     if (event.type === 'refresh' && event.phase === 'succeeded') refreshesSucceeded++;
     log(...describe(event));
   });
-  showState(await guardian.getAuthState());
+  const state = await guardian.getAuthState();
+  timeline.setKnownStatus(state.status);
+  showState(state);
 } catch (error) {
   const code = (error as { code?: string }).code ?? 'error';
   statusView.textContent = `not connected (${code}): ${(error as Error).message}`;
