@@ -129,6 +129,14 @@ try {
   // Another origin with its own audience: the worker gets a second token from the same refresh token.
   element('call-reports').addEventListener('click', () => void callApi(`${element('call-reports').dataset.url ?? ''}/summary`).catch(showFailure));
   element('burst').addEventListener('click', () => void burst().catch(showFailure));
+  // Every open tab of the demo starts its burst at the same moment, so the timeline shows the
+  // requests of all tabs waiting on one refresh. A channel message does not reach its sender.
+  const burstChannel = new BroadcastChannel('sw-token-guardian-demo-burst');
+  burstChannel.addEventListener('message', () => void burst().catch(showFailure));
+  element('burst-all').addEventListener('click', () => {
+    burstChannel.postMessage('burst');
+    void burst().catch(showFailure);
+  });
   element('call-other').addEventListener('click', () => void callOtherOrigin().catch(showFailure));
   guardian.subscribe((event) => {
     timeline.record(event);
