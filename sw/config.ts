@@ -38,10 +38,19 @@ export interface GuardianConfig {
    * bearer tokens, which a script in the page could then decrypt and use elsewhere.
    */
   persistence?: 'auto' | 'memory' | 'indexeddb';
+
+  /**
+   * The code that responds to requests to resources. `'listener'` (default): the guardian's own
+   * fetch listener. `'router'`: only the `handler` that `installTokenGuardian` returns, called by
+   * the app's router, such as a Workbox route. The listener consumes the login callback and
+   * guards the token endpoint either way.
+   */
+  resourceRouting?: 'listener' | 'router';
 }
 
 export type DpopSetting = 'auto' | boolean;
 export type PersistenceSetting = 'auto' | 'memory' | 'indexeddb';
+export type ResourceRouting = 'listener' | 'router';
 
 export interface ResolvedConfig {
   issuer: URL;
@@ -56,6 +65,7 @@ export interface ResolvedConfig {
   providerTimeoutMs: number;
   dpop: DpopSetting;
   persistence: PersistenceSetting;
+  resourceRouting: ResourceRouting;
 }
 
 function invalid(field: string, message: string): GuardianError {
@@ -131,6 +141,12 @@ function checkPersistence(value: unknown): PersistenceSetting {
   throw invalid('persistence', `expected 'auto', 'memory' or 'indexeddb', got ${JSON.stringify(value)}`);
 }
 
+function checkResourceRouting(value: unknown): ResourceRouting {
+  if (value === undefined) return 'listener';
+  if (value === 'listener' || value === 'router') return value;
+  throw invalid('resourceRouting', `expected 'listener', or 'router' when the app's router sends resource requests to guardian.handler, got ${JSON.stringify(value)}`);
+}
+
 function checkResources(value: unknown): ResourceMatcher[] {
   if (!Array.isArray(value) || value.length === 0) {
     throw invalid('resources', `expected a non-empty array of URLs such as ["https://api.example.com/v1"], got ${JSON.stringify(value)}`);
@@ -191,5 +207,6 @@ export function resolveConfig(config: GuardianConfig, workerScope: string): Reso
     providerTimeoutMs: checkTimeout(config.providerTimeoutMs),
     dpop: checkDpop(config.dpop),
     persistence: checkPersistence(config.persistence),
+    resourceRouting: checkResourceRouting(config.resourceRouting),
   };
 }
