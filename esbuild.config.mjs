@@ -64,6 +64,8 @@ function buildDemoAndBenchmark() {
     // The demo: a classic worker script (the server prepends its configuration) and a module page script.
     // Not minified, so worker profiles (npm run bench) show function names.
     esbuild.build({ ...browser, entryPoints: ['demo/sw.ts'], outfile: 'dist/demo/sw.js', format: 'iife' }),
+    // The same demo with resource requests routed by Workbox, served at /sw.js by startDemo({ workerScript: 'workbox-sw.js' }).
+    esbuild.build({ ...browser, entryPoints: ['demo/workbox-sw.ts'], outfile: 'dist/demo/workbox-sw.js', format: 'iife' }),
     esbuild.build({ ...browser, entryPoints: ['demo/app.ts'], outfile: 'dist/demo/app.js', format: 'esm', minify: true }),
     // The page client alone, for tests that connect to a worker other than the demo's.
     esbuild.build({ ...browser, entryPoints: ['client/index.ts'], outfile: 'dist/demo/client.js', format: 'esm', minify: true }),

@@ -29,6 +29,8 @@ export interface DemoOptions {
   guardian?: Partial<GuardianConfig>;
   /** Folder with the built `index.html`, `app.js` and `sw.js`. */
   distDir?: string;
+  /** Built worker script in `distDir` served at `/sw.js`. Default `sw.js`; `workbox-sw.js` routes with Workbox. */
+  workerScript?: string;
   /** Serves extra paths on the app origin, for benchmarks; returns false for paths it does not serve. */
   extraRoutes?: (path: string, req: IncomingMessage, res: ServerResponse) => boolean;
   /** Paths on the app origin registered as redirect URIs besides `/callback`. */
@@ -113,7 +115,7 @@ function otherOriginHandler(records: OtherOriginRecord[]) {
 export async function startDemo(options: DemoOptions = {}): Promise<DemoServers> {
   const distDir = options.distDir ?? defaultDistDir();
   const [indexHtml, appJs, swJs, clientJs] = await Promise.all(
-    ['index.html', 'app.js', 'sw.js', 'client.js'].map((name) => readBuilt(distDir, name)) as [Promise<string>, Promise<string>, Promise<string>, Promise<string>],
+    ['index.html', 'app.js', options.workerScript ?? 'sw.js', 'client.js'].map((name) => readBuilt(distDir, name)) as [Promise<string>, Promise<string>, Promise<string>, Promise<string>],
   );
 
   const appServer = createServer();

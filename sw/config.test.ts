@@ -105,3 +105,17 @@ test('accepts loopback issuer with opt-in', () => {
     expect(resolveConfig({ ...valid, issuer, allowInsecureRequests: true }, scope).issuer.href).toBe(`${issuer}/`);
   }
 });
+
+test('resourceRouting defaults to listener', () => {
+  expect(resolveConfig(valid, scope).resourceRouting).toBe('listener');
+  expect(resolveConfig({ ...valid, resourceRouting: 'router' }, scope).resourceRouting).toBe('router');
+});
+
+test('rejects unknown resourceRouting', () => {
+  const error = errorOf({ ...valid, resourceRouting: 'workbox' });
+  expect(error).toBeInstanceOf(GuardianError);
+  expect(error.code).toBe('invalid_config');
+  expect(error.message).toContain('config.resourceRouting');
+  expect(error.message).toContain('"workbox"');
+  expect(error.message).toMatch(/'router' when the app's router sends resource requests to guardian.handler/);
+});

@@ -44,10 +44,19 @@ export interface GuardianConfig {
    * bearer tokens, which a script in the page could then decrypt and use elsewhere.
    */
   persistence?: 'auto' | 'memory' | 'indexeddb';
+
+  /**
+   * The code that responds to requests to resources. `'listener'` (default): the guardian's own
+   * fetch listener. `'router'`: only the `handler` that `installTokenGuardian` returns, called by
+   * the app's router, such as a Workbox route. The listener consumes the login callback and
+   * guards the token endpoint either way.
+   */
+  resourceRouting?: 'listener' | 'router';
 }
 
 export type DpopSetting = 'auto' | boolean;
 export type PersistenceSetting = 'auto' | 'memory' | 'indexeddb';
+export type ResourceRouting = 'listener' | 'router';
 
 export interface ResolvedConfig {
   issuer: URL;
@@ -66,6 +75,7 @@ export interface ResolvedConfig {
   providerTimeoutMs: number;
   dpop: DpopSetting;
   persistence: PersistenceSetting;
+  resourceRouting: ResourceRouting;
 }
 
 function invalid(field: string, message: string): GuardianError {
@@ -139,6 +149,12 @@ function checkPersistence(value: unknown): PersistenceSetting {
   if (value === undefined) return 'auto';
   if (value === 'auto' || value === 'memory' || value === 'indexeddb') return value;
   throw invalid('persistence', `expected 'auto', 'memory' or 'indexeddb', got ${JSON.stringify(value)}`);
+}
+
+function checkResourceRouting(value: unknown): ResourceRouting {
+  if (value === undefined) return 'listener';
+  if (value === 'listener' || value === 'router') return value;
+  throw invalid('resourceRouting', `expected 'listener', or 'router' when the app's router sends resource requests to guardian.handler, got ${JSON.stringify(value)}`);
 }
 
 function checkResources(value: unknown): ResourceMatcher[] {
@@ -227,5 +243,6 @@ export function resolveConfig(config: GuardianConfig, workerScope: string): Reso
     providerTimeoutMs: checkTimeout(config.providerTimeoutMs),
     dpop: checkDpop(config.dpop),
     persistence: checkPersistence(config.persistence),
+    resourceRouting: checkResourceRouting(config.resourceRouting),
   };
 }

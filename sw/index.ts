@@ -9,17 +9,19 @@ import { LoginFlow, safeReturnPath } from './login.ts';
 import { installErrorTransfer, MessageType, type GuardianApi, type GuardianEvent, type LogoutResult } from './protocol.ts';
 import { ProviderClient } from './provider.ts';
 import { fetchResource } from './resource-fetch.ts';
-import { findResource } from './resources.ts';
+import { findResource, type ResourceMatcher } from './resources.ts';
 import { SealedStore } from './sealed-store.ts';
 import { SessionStore } from './session-store.ts';
 import type { RefreshLock } from './refresh-round.ts';
 import { SessionManager } from './session.ts';
 import { TransactionStore } from './transactions.ts';
+import { createTokenGuardianHandle, type LifetimeEvent, type TokenGuardianHandle } from './workbox.ts';
 
 export type { GuardianConfig } from './config.ts';
 export type { ResourceConfig } from './resources.ts';
 export { GuardianError, type GuardianErrorCode, type ErrorInfo } from './errors.ts';
 export type { AuthState, AuthStatus, GuardianEvent, UserClaims } from './protocol.ts';
+export type { TokenGuardianHandle } from './workbox.ts';
 
 declare const self: ServiceWorkerGlobalScope;
 
@@ -67,6 +69,11 @@ function guardsTokenEndpoint(config: ResolvedConfig, provider: ProviderClient, u
   return tokenEndpoint !== undefined && new URL(tokenEndpoint).origin === url.origin;
 }
 
+/** ID of the tab behind a fetch event, or `''` for an event that has none, such as a message. */
+function clientIdOf(event: LifetimeEvent): string {
+  return 'clientId' in event && typeof event.clientId === 'string' ? event.clientId : '';
+}
+
 /**
  * Returns a lock shared by every worker instance of the origin, or undefined where the browser
  * has no Web Locks API; refreshes are then serialized within one instance only.
@@ -79,10 +86,12 @@ function webLock(timeoutMs: number): RefreshLock | undefined {
 
 /**
  * Installs the guardian in the calling service worker. Call it once, synchronously, at the top
- * level of the worker script, so its `fetch` and `message` listeners are registered before the
- * first event. Throws a `GuardianError` with code `invalid_config` naming the field and the fix.
+ * level of the worker script, before Workbox's `registerRoute` and any other fetch listener, so
+ * its `fetch` and `message` listeners are registered first. Returns the matcher and handler for
+ * an app that routes resource requests itself (`resourceRouting: 'router'`).
+ * Throws a `GuardianError` with code `invalid_config` naming the field and the fix.
  */
-export function installTokenGuardian(config: GuardianConfig): void {
+export function installTokenGuardian(config: GuardianConfig): TokenGuardianHandle {
   if (installed) {
     throw new GuardianError('invalid_config', 'sw-token-guardian: installTokenGuardian was called twice; call it once at the top level of the worker script');
   }
@@ -125,35 +134,46 @@ export function installTokenGuardian(config: GuardianConfig): void {
     });
   }
 
-  self.addEventListener('fetch', (event) => {
-    const request = event.request;
-    const url = new URL(request.url);
+  // The one call that sends a page's request to a resource, for the fetch listener and for
+  // guardian.handler alike.
+  const sendToResource = (request: Request, url: URL, event: LifetimeEvent, resource: ResourceMatcher) =>
+    fetchResource(request, url, {
+      sessions,
+      target: resource.target,
+      provider,
+      waitUntil: (promise) => event.waitUntil(promise),
+      emit: emitRequestEvents,
+      clientId: clientIdOf(event),
+    });
 
+  /**
+   * Responds to one request: consumes the login callback, guards the token endpoint, or, when
+   * `answerResources` is set, sends a request to a resource with credentials. Returns undefined
+   * for a request the guardian leaves to the network.
+   */
+  const respond = (request: Request, url: URL, event: LifetimeEvent, answerResources: boolean): Promise<Response> | undefined => {
     if (request.mode === 'navigate') {
-      if (request.method === 'GET' && login.isCallback(url)) event.respondWith(login.handleCallback(url));
-      return;
+      return request.method === 'GET' && login.isCallback(url) ? login.handleCallback(url) : undefined;
     }
     const resource = findResource(url, resolved.resources);
     const isResource = resource !== undefined;
-    const sendToResource = () =>
-      fetchResource(request, url, {
-        sessions,
-        target: resource!.target,
-        provider,
-        waitUntil: (promise) => event.waitUntil(promise),
-        emit: emitRequestEvents,
-        clientId: event.clientId,
-      });
     if (request.method === 'POST' && guardsTokenEndpoint(resolved, provider, url)) {
       // A resource may share the provider's origin, so its requests still get credentials.
-      event.respondWith(tokenEndpointGuard(provider, request, url, isResource ? sendToResource : () => fetch(request)));
-      return;
+      const proceed = isResource ? () => sendToResource(request, url, event, resource) : () => fetch(request);
+      return tokenEndpointGuard(provider, request, url, proceed);
     }
-    if (!isResource) return;
+    if (!isResource || !answerResources) return undefined;
     // Until the stored session is read, the worker cannot tell synchronously whether one exists.
-    if (sessions.loaded && sessions.current === null) return;
+    if (sessions.loaded && sessions.current === null) return undefined;
 
-    event.respondWith(sendToResource());
+    return sendToResource(request, url, event, resource);
+  };
+
+  self.addEventListener('fetch', (event) => {
+    const response = respond(event.request, new URL(event.request.url), event, resolved.resourceRouting === 'listener');
+    // respondWith also stops the event from reaching later fetch listeners, such as the one
+    // Workbox's router adds, so their routes never run for a request the guardian responds to.
+    if (response !== undefined) event.respondWith(response);
   });
 
   self.addEventListener('message', (event) => {
@@ -207,4 +227,6 @@ export function installTokenGuardian(config: GuardianConfig): void {
     }, 0);
     return { redirecting: true, returnTo: path };
   }
+
+  return createTokenGuardianHandle(resolved.resources, (request, url, event) => respond(request, url, event, true));
 }
