@@ -71,7 +71,7 @@ function describe(event: GuardianEvent): [string, string] {
     case 'refresh':
       return [`refresh #${event.refreshId} ${event.phase}${event.durationMs === undefined ? '' : ` in ${event.durationMs} ms`}${event.error ? `: ${event.error.code}` : ''}`, 'refresh'];
     case 'request':
-      return [`${event.method} ${event.path} ${event.outcome}${event.status === undefined ? '' : ` → ${event.status}`} in ${event.durationMs} ms`, event.outcome];
+      return [`${event.method} ${event.path} ${event.outcome}${event.status === undefined ? '' : ` → ${event.status}`} in ${event.durationMs} ms${event.error ? `: ${event.error.code}` : ''}`, event.outcome];
   }
 }
 
@@ -84,7 +84,13 @@ function formatBody(text: string): string {
 }
 
 async function callApi(path: string): Promise<void> {
-  const response = await fetch(path);
+  let response: Response;
+  try {
+    response = await fetch(path);
+  } catch (error) {
+    resultView.textContent = `${path}: no response (${(error as Error).message}). "Last error" above shows the reason the worker reported.`;
+    return;
+  }
   resultView.textContent = `${response.status} ${response.statusText}\n${formatBody(await response.text())}`;
 }
 
@@ -142,6 +148,9 @@ try {
     timeline.record(event);
     if (event.type === 'state') showState(event.state);
     if (event.type === 'refresh' && event.phase === 'succeeded') refreshesSucceeded++;
+    // A request that got no response rejects in the page with a bare TypeError; this tab's copy
+    // of the event says why, for example a CORS preflight that refused the Authorization header.
+    if (event.type === 'request' && event.ownTab && event.error !== undefined) errorView.textContent = `${event.error.code}: ${event.error.message}`;
     log(...describe(event));
   });
   const state = await guardian.getAuthState();

@@ -120,6 +120,12 @@ test('a refused CORS preflight gives a clear error, no refresh and no logout', a
   expect(failed!.error?.code).toBe('resource_unreachable');
   expect(failed!.error?.message).toContain('Access-Control-Allow-Headers listing Authorization and DPoP');
   expect(failed!.error?.message).toContain(demo.appUrl);
+  // The demo page shows that reason where it shows errors.
+  await expect(page.locator('#error')).toContainText('resource_unreachable: sw-token-guardian: GET');
+
+  // Pressed as a user would, the button reports that no response came, and points to the reason.
+  await page.click('#call-reports');
+  await expect(page.locator('#result')).toContainText('/reports/summary: no response');
 
   // The preflight failed, so the request never reached the API, and nothing changed in the session.
   expect(demo.reportsApi.records.length).toBe(recordsBefore);
