@@ -75,6 +75,26 @@ async function takeControl(worker: ServiceWorker): Promise<void> {
   await controlled;
 }
 
+/**
+ * Turns a rejected `register()` into a `GuardianError`. Browsers raise `SecurityError` both
+ * where a profile or policy forbids service workers and for an app's own mistakes (a script
+ * served with a non-JavaScript MIME type, a scope wider than the script's folder). The
+ * browser's message is the only way to tell these apart, so the known mistakes are matched on
+ * it and everything else counts as `unsupported`.
+ */
+function registrationError(error: unknown, scriptUrl: string): GuardianError {
+  const reason = (error as Error)?.message ?? String(error);
+  const failed = (fix: string) => new GuardianError('registration_failed', `sw-token-guardian: registering "${scriptUrl}" failed (${reason}); ${fix}`, { cause: error });
+  if (/MIME type/i.test(reason)) return failed('serve the worker script with Content-Type: text/javascript');
+  if (/max scope/i.test(reason)) return failed('put the script in a folder that contains the scope, or allow a wider scope with the Service-Worker-Allowed response header');
+  if (error instanceof DOMException && error.name === 'SecurityError') {
+    return new GuardianError('unsupported', `sw-token-guardian: this browser context does not allow service workers (${reason})`, { cause: error });
+  }
+  if (/evaluation failed/i.test(reason)) return failed('the script threw while it ran: a configuration error from installTokenGuardian appears in the worker console');
+  if (/HTTP response code|fetching the script/i.test(reason)) return failed(`check that "${scriptUrl}" serves the worker script`);
+  return failed('see the worker console for the cause');
+}
+
 async function register(options: ConnectOptions): Promise<ServiceWorkerRegistration> {
   const registrationOptions: RegistrationOptions = { type: options.type ?? 'classic' };
   if (options.scope !== undefined) registrationOptions.scope = options.scope;
@@ -82,15 +102,7 @@ async function register(options: ConnectOptions): Promise<ServiceWorkerRegistrat
   try {
     registration = await navigator.serviceWorker.register(options.scriptUrl, registrationOptions);
   } catch (error) {
-    // Browsers raise SecurityError where a profile or policy forbids service workers.
-    if (error instanceof DOMException && error.name === 'SecurityError') {
-      throw new GuardianError('unsupported', `sw-token-guardian: this browser context does not allow service workers (${error.message})`, { cause: error });
-    }
-    throw new GuardianError(
-      'registration_failed',
-      `sw-token-guardian: registering "${options.scriptUrl}" failed (${(error as Error).message}); a configuration error thrown by installTokenGuardian appears in the worker console`,
-      { cause: error },
-    );
+    throw registrationError(error, options.scriptUrl);
   }
   // Some automation and privacy modes stub register() so that it yields no registration.
   if (!(registration instanceof ServiceWorkerRegistration)) {

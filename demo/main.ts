@@ -19,9 +19,33 @@ const ports = {
   reportsPort: portFromEnvironment('DEMO_REPORTS_PORT', 5176),
 };
 
+/** Reads DEMO_APP_ORIGINS: comma-separated origins of your own apps that may use the demo's client. */
+function originsFromEnvironment(): string[] {
+  const value = process.env.DEMO_APP_ORIGINS ?? '';
+  return value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '')
+    .map((entry) => {
+      let url: URL | null = null;
+      try {
+        url = new URL(entry);
+      } catch {
+        url = null;
+      }
+      if (url === null || url.origin !== entry.replace(/\/$/, '')) {
+        console.error(`demo: DEMO_APP_ORIGINS entry ${JSON.stringify(entry)} is not an origin; give scheme, host and port only, such as http://localhost:8080`);
+        process.exit(2);
+      }
+      return url.origin;
+    });
+}
+
+const extraAppOrigins = originsFromEnvironment();
+
 let servers;
 try {
-  servers = await startDemo(ports);
+  servers = await startDemo({ ...ports, extraAppOrigins });
 } catch (error) {
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'EADDRINUSE') {
@@ -35,9 +59,12 @@ try {
 console.log(`sw-token-guardian demo
   app:          ${servers.appUrl}/   <- open this in a browser with service workers
   provider:     ${servers.issuer}   (sign in as alice / wonderland, or bob / builder)
+                client id "${servers.clientId}", a public client with PKCE; redirect URI ${servers.appUrl}/callback${extraAppOrigins.map((origin) => `, ${origin}/callback`).join('')}
   orders api:   ${servers.apiUrl}   (a configured resource on the app's origin)
   reports api:  ${servers.reportsUrl}   (a configured resource on its own origin, with its own token)
   other origin: ${servers.otherOrigin}   (not a resource: gets no credentials)
+Your own app on another origin can use this provider and both APIs: start the demo with
+DEMO_APP_ORIGINS=http://localhost:8080 (comma-separated) to register <origin>/callback and allow CORS.
 Access tokens live 20 s. A call made after that refreshes the token first, and the log shows it.
 Press Ctrl+C to stop.`);
 

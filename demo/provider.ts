@@ -35,6 +35,11 @@ export interface ProviderOptions {
   refreshReuseGraceSeconds?: number;
   /** Registered redirect URIs. Default: `<appOrigin>/callback`. */
   redirectUris?: string[];
+  /**
+   * Origins of other apps that may use the demo client: each gets `<origin>/callback` as a
+   * redirect URI, `<origin>/` as a post-logout redirect URI, and CORS. Default none.
+   */
+  extraAppOrigins?: string[];
 }
 
 /** Secrets the provider issued or received, kept so tests can search page-readable places for them. */
@@ -158,6 +163,7 @@ export async function createDemoProvider(options: ProviderOptions): Promise<Demo
   const counters: ProviderCounters = { authorizationCodeGrants: 0, refreshGrants: 0, grantErrors: {}, revocations: 0, grantsRevoked: 0 };
   const secrets: IssuedSecrets = { accessTokens: [], refreshTokens: [], idTokens: [], codes: [], codeVerifiers: [] };
 
+  const extraOrigins = options.extraAppOrigins ?? [];
   const configuration: Configuration = {
     adapter: MemoryAdapter.forStore(new Map()),
     clients: [
@@ -167,8 +173,8 @@ export async function createDemoProvider(options: ProviderOptions): Promise<Demo
         application_type: 'web',
         grant_types: ['authorization_code', 'refresh_token'],
         response_types: ['code'],
-        redirect_uris: options.redirectUris ?? [`${options.appOrigin}/callback`],
-        post_logout_redirect_uris: [`${options.appOrigin}/`],
+        redirect_uris: [...(options.redirectUris ?? [`${options.appOrigin}/callback`]), ...extraOrigins.map((origin) => `${origin}/callback`)],
+        post_logout_redirect_uris: [options.appOrigin, ...extraOrigins].map((origin) => `${origin}/`),
         id_token_signed_response_alg: 'ES256',
       },
     ],
@@ -185,7 +191,15 @@ export async function createDemoProvider(options: ProviderOptions): Promise<Demo
     // oidc-provider drops offline_access unless the request also contains prompt=consent, so
     // this first-party client gets a refresh token without that scope.
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
-    clientBasedCORS: (_ctx, origin) => origin === options.appOrigin,
+    clientBasedCORS: (_ctx, origin) => origin === options.appOrigin || extraOrigins.includes(origin),
+    // oidc-provider's own error page loads a web font from the internet; the demo stays on loopback.
+    renderError: async (ctx, out) => {
+      ctx.type = 'html';
+      const details = Object.entries(out)
+        .map(([name, value]) => `<dt>${escapeHtml(name)}</dt><dd>${escapeHtml(String(value))}</dd>`)
+        .join('');
+      ctx.body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Provider error</title></head><body><h1>The provider could not process this request</h1><dl>${details}</dl></body></html>`;
+    },
     ttl: {
       AccessToken: options.accessTokenTtlSeconds,
       AuthorizationCode: 60,

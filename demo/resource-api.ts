@@ -23,8 +23,8 @@ export interface ApiRequestRecord {
 
 /** CORS policy of an API that pages on another origin call. */
 export interface CorsPolicy {
-  /** The one origin allowed to call, such as the app's. */
-  allowOrigin: string;
+  /** The origins allowed to call, such as the app's. */
+  allowOrigins: string[];
   /** Request headers the preflight allows. Default: Authorization, DPoP, Content-Type. */
   allowHeaders?: string[];
 }
@@ -245,8 +245,9 @@ export function createResourceApi(options: ResourceApiOptions): ResourceApi {
     const cors = options.cors;
     if (cors === undefined) return true;
     res.setHeader('vary', 'Origin');
-    if (req.headers.origin === cors.allowOrigin) {
-      res.setHeader('access-control-allow-origin', cors.allowOrigin);
+    const origin = req.headers.origin;
+    if (origin !== undefined && cors.allowOrigins.includes(origin)) {
+      res.setHeader('access-control-allow-origin', origin);
       // The worker reads challenges and DPoP nonces from responses to cross-origin requests.
       res.setHeader('access-control-expose-headers', 'WWW-Authenticate, DPoP-Nonce');
     }

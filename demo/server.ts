@@ -35,6 +35,12 @@ export interface DemoOptions {
   extraRoutes?: (path: string, req: IncomingMessage, res: ServerResponse) => boolean;
   /** Paths on the app origin registered as redirect URIs besides `/callback`. */
   extraRedirectUris?: string[];
+  /**
+   * Origins of your own apps that may log in with the demo's client and call its APIs, such as
+   * `http://localhost:8080`: `<origin>/callback` becomes a redirect URI, and both APIs allow
+   * the origin through CORS.
+   */
+  extraAppOrigins?: string[];
 }
 
 export interface OtherOriginRecord {
@@ -148,15 +154,24 @@ export async function startDemo(options: DemoOptions = {}): Promise<DemoServers>
     requireDpopNonce: options.providerDpopNonce ?? false,
     refreshReuseGraceSeconds: options.refreshReuseGraceSeconds ?? 0,
     redirectUris: [`${appUrl}/callback`, ...(options.extraRedirectUris ?? []).map((path) => `${appUrl}${path}`)],
+    extraAppOrigins: options.extraAppOrigins ?? [],
   });
-  const api = createResourceApi({ issuer, jwksUri: `${issuer}/jwks`, audience: apiUrl, origin: appUrl, nonceMode: options.apiDpopNonce ?? 'off' });
+  const api = createResourceApi({
+    issuer,
+    jwksUri: `${issuer}/jwks`,
+    audience: apiUrl,
+    origin: appUrl,
+    nonceMode: options.apiDpopNonce ?? 'off',
+    // Same-origin calls need no CORS; apps on other origins given in extraAppOrigins do.
+    ...(options.extraAppOrigins?.length ? { cors: { allowOrigins: options.extraAppOrigins } } : {}),
+  });
   const reportsApi = createResourceApi({
     issuer,
     jwksUri: `${issuer}/jwks`,
     audience: reportsUrl,
     origin: reportsOrigin,
     nonceMode: options.apiDpopNonce ?? 'off',
-    cors: { allowOrigin: appUrl },
+    cors: { allowOrigins: [appUrl, ...(options.extraAppOrigins ?? [])] },
   });
   const otherRecords: OtherOriginRecord[] = [];
 

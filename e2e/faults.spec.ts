@@ -209,6 +209,47 @@ test('unanswered call rejects with timeout', async ({ page, demo }) => {
   expect(outcome.ms).toBeLessThan(3_000);
 });
 
+test.describe('registration mistakes', () => {
+  // An empty worker script in a folder, for a scope wider than that folder.
+  const extraRoutes = (path: string, _request: unknown, response: import('node:http').ServerResponse) => {
+    if (path !== '/plain/sw.js') return false;
+    response.writeHead(200, { 'content-type': 'text/javascript', 'cache-control': 'no-store' });
+    response.end('');
+    return true;
+  };
+  test.use({ demoOptions: { extraRoutes } });
+
+  test('registration mistakes name the fix', async ({ page, demo }) => {
+    await page.goto(`${demo.appUrl}/plain/`);
+    const connect = (scriptUrl: string, scope?: string) =>
+      page.evaluate(
+        async ({ scriptUrl, scope }) => {
+          const client = (await import('/client.js' as string)) as typeof import('../client/index.ts');
+          try {
+            await client.connectTokenGuardian({ scriptUrl, timeoutMs: 3_000, ...(scope === undefined ? {} : { scope }) });
+            return 'connected';
+          } catch (error) {
+            return `${(error as { code?: string }).code}: ${(error as Error).message}`;
+          }
+        },
+        { scriptUrl, scope },
+      );
+
+    // An HTML page where the worker script should be.
+    const html = await connect('/plain/', '/plain/');
+    expect(html).toMatch(/^registration_failed: /);
+    expect(html).toContain('Content-Type: text/javascript');
+    // A scope wider than the script's folder.
+    const scope = await connect('/plain/sw.js', '/');
+    expect(scope).toMatch(/^registration_failed: /);
+    expect(scope).toContain('Service-Worker-Allowed');
+    // A script that does not exist.
+    const missing = await connect('/plain/missing-sw.js', '/plain/');
+    expect(missing).toMatch(/^registration_failed: /);
+    expect(missing).toContain('check that "/plain/missing-sw.js" serves the worker script');
+  });
+});
+
 test('typed error crosses the channel', async ({ page, demo }) => {
   demo.provider.faults.set({ mode: 'none' });
   await page.goto(demo.appUrl);
@@ -229,6 +270,9 @@ test('typed error crosses the channel', async ({ page, demo }) => {
   expect(error?.name).toBe('GuardianError');
   expect(error?.code).toBe('discovery_failed');
   expect(error?.message).toContain('discovery at');
+  // The auth state carries it as the last error, and the page shows it.
+  expect(await page.evaluate(async () => (await (window as unknown as { demoGuardian: { getAuthState(): Promise<{ error: { code: string } | null }> } }).demoGuardian.getAuthState()).error?.code)).toBe('discovery_failed');
+  await expect(page.locator('#error')).toContainText('discovery_failed');
 });
 
 test('hard reload takes control again', async ({ page, demo }) => {

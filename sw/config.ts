@@ -12,7 +12,7 @@ export interface GuardianConfig {
   /** Space-separated scopes. Default `openid offline_access`; `openid` is required. */
   scope?: string;
   /**
-   * Where requests get credentials: each entry an origin plus a path prefix, such as
+   * The URLs whose requests get credentials: each entry an origin plus a path prefix, such as
    * `https://api.example.com/v1`, or an object that also names the resource's own token
    * (`resource`, `audience`, `scope`). Entries with the same token parameters share one token.
    * The first entry's token comes with the login. The others come from the refresh token on
@@ -103,7 +103,7 @@ function checkIssuer(config: GuardianConfig, allowInsecureRequests: boolean): UR
     throw invalid('issuer', `"${config.issuer}" must use https`);
   }
   if (!isLoopbackHost(issuer.hostname)) {
-    throw invalid('issuer', `"${config.issuer}" uses plain http on a host that is not loopback; use https (allowInsecureRequests covers only localhost, 127.0.0.1 and [::1])`);
+    throw invalid('issuer', `"${config.issuer}" uses plain http on a host that is not loopback; use https (allowInsecureRequests covers only localhost, *.localhost, 127.0.0.1 and [::1])`);
   }
   if (!allowInsecureRequests) {
     throw invalid('issuer', `"${config.issuer}" uses plain http; use https, or set allowInsecureRequests: true for local development`);
@@ -199,6 +199,49 @@ function checkBoolean(field: string, value: unknown): boolean {
   return value;
 }
 
+const configFields: ReadonlyArray<keyof GuardianConfig> = [
+  'issuer',
+  'clientId',
+  'redirectUri',
+  'scope',
+  'resources',
+  'refreshLeewaySeconds',
+  'postLogoutRedirectUri',
+  'allowInsecureRequests',
+  'requestEvents',
+  'providerTimeoutMs',
+  'dpop',
+  'persistence',
+  'resourceRouting',
+];
+
+/** Levenshtein distance, for suggesting the field a misspelled one meant. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current.push(Math.min(previous[j]! + 1, current[j - 1]! + 1, substitution));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+/** Rejects a field the guardian does not read, which is usually a misspelled one that would be silently ignored. */
+function checkKnownFields(config: object): void {
+  for (const field of Object.keys(config)) {
+    if ((configFields as readonly string[]).includes(field)) continue;
+    const lower = field.toLowerCase();
+    const closest = configFields
+      .map((known) => ({ known, distance: known.toLowerCase().startsWith(lower) || lower.startsWith(known.toLowerCase()) ? 1 : editDistance(lower, known.toLowerCase()) }))
+      .sort((x, y) => x.distance - y.distance)[0]!;
+    const hint = closest.distance <= 2 ? `; did you mean "${closest.known}"?` : '.';
+    throw invalid(field, `unknown field, so it would be ignored${hint} The fields are ${configFields.join(', ')}.`);
+  }
+}
+
 /**
  * Checks the configuration against the worker's scope and returns it normalized.
  * Throws `GuardianError` with code `invalid_config` naming the field and the fix.
@@ -207,6 +250,7 @@ export function resolveConfig(config: GuardianConfig, workerScope: string): Reso
   if (typeof config !== 'object' || config === null) {
     throw new GuardianError('invalid_config', 'sw-token-guardian: installTokenGuardian(config) expects a configuration object');
   }
+  checkKnownFields(config);
 
   const allowInsecureRequests = checkBoolean('allowInsecureRequests', config.allowInsecureRequests);
   const issuer = checkIssuer(config, allowInsecureRequests);

@@ -196,7 +196,15 @@ export function installTokenGuardian(config: GuardianConfig): TokenGuardianHandl
         await sessions.ready();
         return sessions.authState();
       },
-      beginLogin: async (options) => ({ authorizationUrl: (await login.begin(options?.returnTo)).href }),
+      beginLogin: async (options) => {
+        try {
+          return { authorizationUrl: (await login.begin(options?.returnTo)).href };
+        } catch (error) {
+          // The call rejects, and every tab sees the error in its auth state too.
+          if (error instanceof GuardianError) sessions.reportError(error);
+          throw error;
+        }
+      },
       logout: (options) => logout(clientId, options?.returnTo),
     };
     expose(api, port);

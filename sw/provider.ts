@@ -64,6 +64,11 @@ export function describeProviderError(error: unknown): string {
   if (error instanceof oauth.ResponseBodyError) {
     return `the provider answered ${error.status} ${error.error}${error.error_description ? ` (${error.error_description})` : ''}`;
   }
+  // oauth4webapi rejects a response that is not a token response, such as a 500 page, with the
+  // response as the cause. Its body is not read here, so only the status is known.
+  if (error instanceof oauth.OperationProcessingError && error.cause instanceof Response) {
+    return `the provider answered HTTP ${error.cause.status}${error.cause.statusText ? ` ${error.cause.statusText}` : ''}, which is not a valid response (${error.message})`;
+  }
   if (error instanceof DOMException && (error.name === 'TimeoutError' || error.name === 'AbortError')) {
     return 'the request to the provider timed out';
   }

@@ -107,7 +107,7 @@ export function parseResource(value: unknown): ResourceMatcher {
   }
 
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
-    throw new Error(`resource "${urlValue}" must use https (plain http is accepted only for localhost, 127.0.0.1 and [::1])`);
+    throw new Error(`resource "${urlValue}" must use https (plain http is accepted only for localhost, *.localhost, 127.0.0.1 and [::1])`);
   }
   if (url.username !== '' || url.password !== '') {
     throw new Error(`resource "${urlValue}" contains user credentials: remove them from the URL`);
