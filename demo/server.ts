@@ -156,23 +156,20 @@ export async function startDemo(options: DemoOptions = {}): Promise<DemoServers>
     redirectUris: [`${appUrl}/callback`, ...(options.extraRedirectUris ?? []).map((path) => `${appUrl}${path}`)],
     extraAppOrigins: options.extraAppOrigins ?? [],
   });
-  const api = createResourceApi({
-    issuer,
-    jwksUri: `${issuer}/jwks`,
-    audience: apiUrl,
-    origin: appUrl,
-    nonceMode: options.apiDpopNonce ?? 'off',
-    // Same-origin calls need no CORS; apps on other origins given in extraAppOrigins do.
-    ...(options.extraAppOrigins?.length ? { cors: { allowOrigins: options.extraAppOrigins } } : {}),
-  });
-  const reportsApi = createResourceApi({
-    issuer,
-    jwksUri: `${issuer}/jwks`,
-    audience: reportsUrl,
-    origin: reportsOrigin,
-    nonceMode: options.apiDpopNonce ?? 'off',
-    cors: { allowOrigins: [appUrl, ...(options.extraAppOrigins ?? [])] },
-  });
+  // Each API checks tokens for its own URL as audience, issued by the demo provider.
+  const apiAt = (audience: string, origin: string, allowOrigins: string[]) =>
+    createResourceApi({
+      issuer,
+      jwksUri: `${issuer}/jwks`,
+      audience,
+      origin,
+      nonceMode: options.apiDpopNonce ?? 'off',
+      ...(allowOrigins.length === 0 ? {} : { cors: { allowOrigins } }),
+    });
+  const extraOrigins = options.extraAppOrigins ?? [];
+  // Same-origin calls need no CORS; apps on the origins given in extraAppOrigins do.
+  const api = apiAt(apiUrl, appUrl, extraOrigins);
+  const reportsApi = apiAt(reportsUrl, reportsOrigin, [appUrl, ...extraOrigins]);
   const otherRecords: OtherOriginRecord[] = [];
 
   const workerConfig: Record<string, unknown> = {
