@@ -137,3 +137,19 @@ test('a refused CORS preflight gives a clear error, no refresh and no logout', a
   expect(await fetchMany(page, `${demo.reportsUrl}/summary`, 1)).toEqual([200]);
   expect(demo.provider.counters.refreshGrants).toBe(grantsBefore);
 });
+
+test.describe('without request events', () => {
+  test.use({ demoOptions: { guardian: { requestEvents: false } } });
+
+  test('a failed request still sends its event', async ({ page, demo }) => {
+    await logIn(page, demo);
+    await collectRequestEvents(page);
+    expect(await fetchMany(page, '/api/me', 2)).toEqual([200, 200]);
+
+    demo.reportsApi.setCorsAllowedHeaders(['Content-Type']);
+    await page.click('#call-reports');
+    await expect(page.locator('#error')).toContainText('resource_unreachable');
+    // Only the failure was sent: successful requests send no event without requestEvents.
+    expect((await requestEvents(page)).map((event) => event.outcome)).toEqual(['failed']);
+  });
+});

@@ -117,7 +117,13 @@ export function installTokenGuardian(config: GuardianConfig): TokenGuardianHandl
     ...(lock === undefined ? {} : { lock }),
   });
   const login = new LoginFlow(resolved, provider, new TransactionStore(storage), sessions);
-  const emitRequestEvents = resolved.requestEvents ? broadcast : undefined;
+  // Without requestEvents, pages still get the events of requests that failed with an error,
+  // because a page's fetch sees only a bare TypeError or a 503.
+  const emitRequestEvents = resolved.requestEvents
+    ? broadcast
+    : (event: GuardianEvent) => {
+        if (event.type === 'request' && event.error !== undefined) broadcast(event);
+      };
 
   // Discovery starts early so that the token endpoint guard has the endpoint's origin.
   provider.metadata().catch((error: unknown) => warn('discovery failed; it is tried again on the next login or refresh', error));
