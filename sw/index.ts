@@ -118,7 +118,7 @@ export function installTokenGuardian(config: GuardianConfig): TokenGuardianHandl
   });
   const login = new LoginFlow(resolved, provider, new TransactionStore(storage), sessions);
   // Without requestEvents, pages still get the events of requests that failed with an error,
-  // because a page's fetch sees only a bare TypeError or a 503.
+  // because a page's fetch receives only a bare TypeError or a 503.
   const emitRequestEvents = resolved.requestEvents
     ? broadcast
     : (event: GuardianEvent) => {
@@ -206,7 +206,7 @@ export function installTokenGuardian(config: GuardianConfig): TokenGuardianHandl
         try {
           return { authorizationUrl: (await login.begin(options?.returnTo)).href };
         } catch (error) {
-          // The call rejects, and every tab sees the error in its auth state too.
+          // The call rejects, and every tab also receives the error in its auth state.
           if (error instanceof GuardianError) sessions.reportError(error);
           throw error;
         }
