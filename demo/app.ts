@@ -148,8 +148,8 @@ try {
     timeline.record(event);
     if (event.type === 'state') showState(event.state);
     if (event.type === 'refresh' && event.phase === 'succeeded') refreshesSucceeded++;
-    // A request that got no response rejects in the page with a bare TypeError; this tab's copy
-    // of the event says why, for example a CORS preflight that refused the Authorization header.
+    // A request that got no response rejects in the page with a bare TypeError. This tab's copy
+    // of the event contains the reason, for example a CORS preflight that rejected the Authorization header.
     if (event.type === 'request' && event.ownTab && event.error !== undefined) errorView.textContent = `${event.error.code}: ${event.error.message}`;
     log(...describe(event));
   });

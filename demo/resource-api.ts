@@ -46,7 +46,7 @@ export interface ResourceApi {
   setRejectAll: (rejectAll: boolean) => void;
   /** Changes the request headers the CORS preflight allows; only for an API created with `cors`. */
   setCorsAllowedHeaders: (headers: string[]) => void;
-  /** Preflight requests answered so far. */
+  /** Number of preflight requests received so far. */
   preflights: number;
 }
 
@@ -57,7 +57,7 @@ export interface ResourceApiOptions {
   /** Origin the API is reached at, for checking a proof's `htu`. */
   origin: string;
   nonceMode?: DpopNonceMode;
-  /** Answers preflights and adds CORS headers, for an API on another origin than the app. */
+  /** CORS policy: the API responds to preflights and adds CORS headers, for an API on another origin than the app. */
   cors?: CorsPolicy;
   /** Largest accepted request body, in bytes. */
   maxBodyBytes?: number;
@@ -240,7 +240,7 @@ export function createResourceApi(options: ResourceApiOptions): ResourceApi {
   let corsAllowedHeaders = options.cors?.allowHeaders ?? defaultCorsHeaders;
   const api = { preflights: 0 };
 
-  /** Answers a preflight, or adds CORS headers to the response; false when the request is done. */
+  /** Responds to a preflight, or adds CORS headers to the response. Returns false when the request is done. */
   function applyCors(req: IncomingMessage, res: ServerResponse): boolean {
     const cors = options.cors;
     if (cors === undefined) return true;

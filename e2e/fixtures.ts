@@ -86,10 +86,10 @@ export function fetchMany(page: Page, path: string, count: number): Promise<numb
   );
 }
 
-/** Skips the running test outside Chromium: `what` needs the Chromium DevTools protocol. */
-export function skipUnlessChromium(page: Page, what: string): void {
+/** Skips the running test outside Chromium, because `step` needs the Chromium DevTools protocol. */
+export function skipUnlessChromium(page: Page, step: string): void {
   const browserName = page.context().browser()?.browserType().name() ?? 'this browser';
-  test.skip(browserName !== 'chromium', `${what} needs the Chromium DevTools protocol, which ${browserName} lacks`);
+  test.skip(browserName !== 'chromium', `${step} needs the Chromium DevTools protocol, which ${browserName} lacks`);
 }
 
 /**

@@ -84,8 +84,8 @@ test.describe('tokens near expiry', () => {
     expect(demo.api.records.at(-1)?.tokenId).toBe(firstTokenId);
 
     await expect.poll(() => demo.provider.counters.refreshGrants).toBe(1);
-    // The provider counts the grant when it responds; the worker stores the new token a moment
-    // later, and requests in between still carry the old one, which is valid.
+    // The provider counts the grant when it responds, and the worker stores the new token a
+    // moment later. Requests in between still carry the old token, which is still valid.
     await expect
       .poll(async () => {
         expect(await fetchMany(page, '/api/me', 1)).toEqual([200]);

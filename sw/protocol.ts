@@ -38,7 +38,7 @@ export type GuardianEvent =
       clientId: string;
       /** True in the copy of the event sent to the tab that made the request. */
       ownTab: boolean;
-      /** Why the request failed, when `outcome` is `failed`. */
+      /** The reason the request failed, when `outcome` is `failed`. */
       error?: ErrorInfo;
     };
 

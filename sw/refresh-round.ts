@@ -69,7 +69,7 @@ async function redeem(input: RefreshRoundInput, base: StoredBase | undefined): P
 /**
  * Runs one round. Under the lock it first rereads the stored session: when another worker
  * instance (an update, or a restarted worker) already rotated the refresh token, the round
- * never presents the spent one. It adopts the stored session when that holds a newer token for
+ * never presents the spent one. It adopts the stored session when that contains a newer token for
  * this key, and otherwise redeems the stored refresh token.
  */
 export function runRefreshRound(input: RefreshRoundInput): Promise<RefreshOutcome> {

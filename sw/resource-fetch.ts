@@ -159,7 +159,7 @@ function refreshFailedResponse(error: GuardianError): Response {
 }
 
 /**
- * The error for a request that got no response. A service worker's fetch reports neither a
+ * Builds the error for a request that got no response. A service worker's fetch reports neither a
  * network failure nor a refused CORS preflight in detail, so the message names both.
  */
 function unreachableError(request: Request, url: URL, cause: unknown): GuardianError {

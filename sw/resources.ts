@@ -10,7 +10,7 @@ export interface ResourceConfig {
   scope?: string;
 }
 
-/** What the worker asks the provider for when it needs a token for one resource. */
+/** The token request parameters the worker sends to the provider when it needs a token for one resource. */
 export interface TokenTarget {
   /** Identifies the token: entries with the same parameters share one. */
   key: string;

@@ -66,7 +66,7 @@ for (const [name, record] of damaged) {
   });
 }
 
-/** A storage whose feature probe fails, as in a browser that cannot keep a CryptoKey in IndexedDB. */
+/** Creates a storage whose feature probe fails, as in a browser that cannot keep a CryptoKey in IndexedDB. */
 function storageWithoutKeys(writes: string[]): SessionStorage {
   const refuse = async (name: string) => {
     writes.push(name);

@@ -5,8 +5,8 @@ import type { UserClaims } from './protocol.ts';
 import type { SealedStore } from './sealed-store.ts';
 
 /**
- * Version of the stored session record; raise it and add an upgrade when the shape changes.
- * Version 1 held one access token; version 2 holds one per token target.
+ * Version of the stored session record. Raise it and add an upgrade when the shape changes.
+ * Version 1 contained one access token, and version 2 contains one per token target.
  */
 export const sessionSchemaVersion = 2;
 

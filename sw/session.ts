@@ -23,7 +23,7 @@ export interface Session extends Readonly<Omit<SessionData, 'tokens'>> {
   readonly keyPair: CryptoKeyPair | undefined;
 }
 
-/** What one request carries: one token target's access token and the key pair it is bound to. */
+/** The credential of one request: one token target's access token and the key pair it is bound to. */
 export interface Credential {
   readonly accessToken: string;
   readonly keyPair: CryptoKeyPair | undefined;
@@ -169,8 +169,8 @@ export class SessionManager {
     for (const target of this.#options.tokenTargets) {
       const token = data.tokens[target.key];
       if (token === undefined) continue;
-      const kept = previous?.tokens[target.key];
-      tokens[target.key] = kept?.accessToken === token.accessToken ? kept : { ...token, generation: ++this.#generation };
+      const previousToken = previous?.tokens[target.key];
+      tokens[target.key] = previousToken?.accessToken === token.accessToken ? previousToken : { ...token, generation: ++this.#generation };
     }
     return { ...data, tokens, keyPair };
   }
@@ -300,8 +300,8 @@ export class SessionManager {
     if (this.#session === null) return { credential: null, error: null };
 
     const reason = renewed === undefined ? `no new token arrived within ${this.#waitLimitMs} ms` : 'the refresh failed';
-    const what = token === undefined ? `no access token for ${describeTarget(target)} was obtained yet` : `the access token for ${describeTarget(target)} expired`;
-    return { credential: null, error: new GuardianError('refresh_failed', `sw-token-guardian: ${what} and ${reason}; the session is kept`) };
+    const problem = token === undefined ? `no access token for ${describeTarget(target)} was obtained yet` : `the access token for ${describeTarget(target)} expired`;
+    return { credential: null, error: new GuardianError('refresh_failed', `sw-token-guardian: ${problem} and ${reason}; the session is kept`) };
   }
 
   get #waitLimitMs(): number {
