@@ -68,16 +68,16 @@ for (const [name, record] of damaged) {
 
 /** Creates a storage whose feature probe fails, as in a browser that cannot keep a CryptoKey in IndexedDB. */
 function storageWithoutKeys(writes: string[]): SessionStorage {
-  const refuse = async (name: string) => {
+  const recordWrite = async (name: string) => {
     writes.push(name);
   };
   return {
     probe: async () => {
       throw new DOMException('CryptoKey could not be cloned', 'DataCloneError');
     },
-    setSealed: refuse,
-    setPlain: refuse,
-    delete: refuse,
+    setSealed: recordWrite,
+    setPlain: recordWrite,
+    delete: recordWrite,
     getSealed: async () => undefined,
     getPlain: async () => undefined,
   };
